@@ -1,0 +1,31 @@
+//! Step 1 — `/health` and the DNS-rebinding guard.
+//!
+//! Adds: [`Health`] (public liveness) and [`OriginGuard`] (Origin/Host checks on every other path).
+//!
+//! ```text
+//! cargo run --bin step1
+//! curl -i http://localhost:9000/health
+//! curl -i -H 'Origin: http://localhost.evil.com' http://localhost:9000/anything   # 403
+//! ```
+use clap::Parser;
+use mcp_auth_steps::health::Health;
+use mcp_auth_steps::origin_guard::OriginGuard;
+use mcp_auth_steps::server::{self, ServerArgs};
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Step 1: /health behind a DNS-rebinding guard")]
+struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    server::init_logging()?;
+    let guard = OriginGuard::from_args(&args.server.guard)?;
+
+    let app = Health::new(1).router();
+
+    server::run(&args.server, guard.protect(app)).await
+}

@@ -1,0 +1,41 @@
+//! Step 3 — tools and prompts, described (`tools/list`, `prompts/list`).
+//!
+//! Adds: a [`Catalog`] (the `echo` tool and `echo_prompt`, with schemas and annotations), declared
+//! in `initialize` and listed; calling them is still -32601 until step 4.
+//!
+//! ```text
+//! cargo run --bin step2
+//! curl -s http://localhost:9000/mcp -H 'Content-Type: application/json' \
+//!   -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+//! ```
+use clap::Parser;
+use mcp_auth_steps::catalog::Catalog;
+use mcp_auth_steps::dispatch::McpService;
+use mcp_auth_steps::health::Health;
+use mcp_auth_steps::lifecycle::ServerInfo;
+use mcp_auth_steps::mcp_http;
+use mcp_auth_steps::origin_guard::OriginGuard;
+use mcp_auth_steps::server::{self, ServerArgs};
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Step 3: tools and prompts, described")]
+struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    server::init_logging()?;
+    let guard = OriginGuard::from_args(&args.server.guard)?;
+
+    let mcp = McpService::new(ServerInfo::new(
+        "mcp-auth-steps-step3",
+        "Step 3: tools and prompts",
+    ))
+    .with_catalog(Catalog::echo());
+    let app = Health::new(3).router().merge(mcp_http::router(mcp));
+
+    server::run(&args.server, guard.protect(app)).await
+}

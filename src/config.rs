@@ -1,0 +1,65 @@
+//! Configuration errors. Every one of them stops a program at start with a message that names the
+//! file or variable at fault: nothing here ever "fails open".
+
+use std::path::PathBuf;
+
+/// Why a program refused to start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A flag or variable has a value that cannot be used.
+    #[error("{name}: {value:?} is not valid: {why}")]
+    Invalid {
+        /// The flag or environment variable.
+        name: &'static str,
+        /// What it was set to (never a secret).
+        value: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A file that must be read could not be.
+    #[error("{what} {path}: {why}")]
+    File {
+        /// What the file is for, e.g. "public key".
+        what: &'static str,
+        /// The path as given.
+        path: PathBuf,
+        /// The underlying reason.
+        why: String,
+    },
+    /// A value that must be given was not.
+    #[error("{0} is required")]
+    Missing(&'static str),
+}
+
+/// Splits a comma-separated list, dropping blanks.
+pub fn split_list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_drop_blanks_and_spaces() {
+        assert_eq!(split_list(" a, ,b,,c "), vec!["a", "b", "c"]);
+        assert!(split_list("").is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_cause() {
+        let e = ConfigError::File {
+            what: "public key",
+            path: "keys/x.pem".into(),
+            why: "No such file or directory".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "public key keys/x.pem: No such file or directory"
+        );
+    }
+}

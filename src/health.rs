@@ -1,0 +1,87 @@
+//! Step 1: `GET /health` — public, never behind the Origin guard or auth.
+//!
+//! Always `{"status":"healthy", ...}`; later steps add fields that say what is switched on
+//! (`"auth_required": true`) or how a dependency is doing (step 10's key cache).
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Map, Value};
+
+/// Extra fields computed per request (e.g. the JWKS cache's state).
+pub type DynamicFields = Arc<dyn Fn() -> Map<String, Value> + Send + Sync>;
+
+/// What `/health` reports.
+#[derive(Clone, Default)]
+pub struct Health {
+    fields: Map<String, Value>,
+    dynamic: Option<DynamicFields>,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("fields", &self.fields)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Health {
+    /// `{"status":"healthy","step":N}`.
+    pub fn new(step: u8) -> Self {
+        let mut fields = Map::new();
+        fields.insert("status".into(), "healthy".into());
+        fields.insert("step".into(), step.into());
+        Self {
+            fields,
+            dynamic: None,
+        }
+    }
+
+    /// Adds a fixed field.
+    pub fn field(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.fields.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds fields computed at each request.
+    pub fn dynamic(mut self, fields: DynamicFields) -> Self {
+        self.dynamic = Some(fields);
+        self
+    }
+
+    fn report(&self) -> Value {
+        let mut out = self.fields.clone();
+        if let Some(dynamic) = &self.dynamic {
+            out.extend(dynamic());
+        }
+        Value::Object(out)
+    }
+
+    /// The `/health` route.
+    pub fn router(self) -> Router {
+        Router::new().route("/health", get(move || async move { Json(self.report()) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reports_fixed_and_dynamic_fields() {
+        let h = Health::new(6)
+            .field("auth_required", true)
+            .dynamic(Arc::new(|| {
+                let mut m = Map::new();
+                m.insert("keys".into(), "ok".into());
+                m
+            }));
+        assert_eq!(
+            h.report(),
+            json!({"status": "healthy", "step": 6, "auth_required": true, "keys": "ok"})
+        );
+    }
+}
