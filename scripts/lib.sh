@@ -1,0 +1,159 @@
+# shellcheck shell=bash
+# Shared by scripts/test_step*.sh: build once, start servers on free ports, wait with a deadline,
+# capture status / headers / body, assert, clean up only our own PIDs, print "N passed, M failed".
+#
+# Use:   source "$(dirname "$0")/lib.sh"
+#        start_server step4            # sets BASE=http://127.0.0.1:PORT
+#        rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+#        expect_status 200 "ping answers"
+#        expect_jq '.result == {}' "ping result is {}"
+#        finish                        # prints the summary, exits non-zero on any failure
+
+set -u
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="$ROOT/target/debug"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/mcp-steps.XXXXXX")"
+PASSED=0
+FAILED=0
+PIDS=()
+STATUS=""
+HEADERS="$WORK/headers"
+BODY="$WORK/body"
+BASE=""
+SERVER_LOG=""
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+section() { printf '\n== %s\n' "$*"; }
+pass() { PASSED=$((PASSED + 1)); printf '  ok   %s\n' "$*"; }
+fail() {
+  FAILED=$((FAILED + 1))
+  printf '  FAIL %s\n' "$*"
+  if [ -s "$BODY" ]; then printf '       body: %s\n' "$(head -c 400 "$BODY")"; fi
+}
+
+# Builds the binaries once (test_all.sh builds first and sets SKIP_BUILD=1).
+build_once() {
+  if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    (cd "$ROOT" && cargo build --quiet --bins) || { echo "build failed"; exit 1; }
+  fi
+}
+
+# start_server NAME [ARGS...]: runs target/debug/NAME --port 0 ARGS, waits for its
+# "listening on" line and for /health (deadline 20 s). Sets BASE and SERVER_LOG.
+start_server() {
+  local name="$1"; shift
+  local out="$WORK/$name.$RANDOM.out"
+  SERVER_LOG="$WORK/$name.$RANDOM.log"
+  (cd "$ROOT" && exec "$BIN/$name" --port 0 "$@" >"$out" 2>"$SERVER_LOG") &
+  local pid=$!
+  PIDS+=("$pid")
+  SERVER_PID=$pid
+  local deadline=$((SECONDS + 20))
+  BASE=""
+  while [ $SECONDS -lt $deadline ]; do
+    BASE="$(sed -n 's/^listening on //p' "$out" | head -n 1)"
+    [ -n "$BASE" ] && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$name exited before listening:"; cat "$SERVER_LOG"; exit 1
+    fi
+    sleep 0.1
+  done
+  [ -n "$BASE" ] || { echo "$name did not print its address within 20 s"; cat "$SERVER_LOG"; exit 1; }
+  while [ $SECONDS -lt $deadline ]; do
+    if curl -fsS -o /dev/null "$BASE/health" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "$name did not answer /health within 20 s"; exit 1
+}
+
+# stop_server PID: stops one server we started and waits for it.
+stop_server() {
+  kill "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+}
+
+# request METHOD PATH [CURL ARGS...]: sets STATUS, fills $HEADERS and $BODY.
+request() {
+  local method="$1" path="$2"; shift 2
+  : >"$HEADERS"; : >"$BODY"
+  STATUS="$(curl -sS -X "$method" -o "$BODY" -D "$HEADERS" -w '%{http_code}' --max-time 20 "$@" "$BASE$path")" || STATUS="curl-error"
+}
+
+# rpc JSON [CURL ARGS...]: POST /mcp with Content-Type application/json.
+rpc() {
+  local body="$1"; shift
+  request POST /mcp -H 'Content-Type: application/json' --data-binary "$body" "$@"
+}
+
+expect_status() {
+  if [ "$STATUS" = "$1" ]; then pass "$2 (HTTP $1)"; else fail "$2: expected HTTP $1, got $STATUS"; fi
+}
+
+# expect_header NAME EXTENDED-REGEX DESCRIPTION (case-insensitive name; value must match).
+expect_header() {
+  local value
+  value="$(header_value "$1")"
+  if [ -n "$value" ] && printf '%s' "$value" | grep -Eq -- "$2"; then
+    pass "$3"
+  else
+    fail "$3: header $1 is '${value}', expected /$2/"
+  fi
+}
+
+expect_no_header() {
+  if grep -qi "^$1:" "$HEADERS"; then fail "$2: unexpected header $(grep -i "^$1:" "$HEADERS" | tr -d '\r')"; else pass "$2"; fi
+}
+
+header_value() {
+  grep -i "^$1:" "$HEADERS" | head -n 1 | cut -d: -f2- | sed 's/^ *//' | tr -d '\r'
+}
+
+# expect_jq FILTER DESCRIPTION: the body must be JSON and the filter true.
+expect_jq() {
+  if jq -e "$1" "$BODY" >/dev/null 2>&1; then pass "$2"; else fail "$2: jq '$1' is not true"; fi
+}
+
+expect_empty_body() {
+  if [ ! -s "$BODY" ]; then pass "$1"; else fail "$1: body is not empty"; fi
+}
+
+# expect_exit CODE DESCRIPTION COMMAND...: runs the command; checks its exit status is CODE
+# (use "nonzero" for any failure). Output goes to $WORK/exit.out for expect_output.
+expect_exit() {
+  local want="$1" what="$2"; shift 2
+  (cd "$ROOT" && "$@") >"$WORK/exit.out" 2>&1
+  local got=$?
+  if [ "$want" = nonzero ] && [ "$got" -ne 0 ]; then pass "$what (exit $got)"
+  elif [ "$want" = "$got" ]; then pass "$what (exit $got)"
+  else fail "$what: expected exit $want, got $got: $(head -c 300 "$WORK/exit.out")"; fi
+}
+
+# expect_output REGEX DESCRIPTION: the last expect_exit's output matches.
+expect_output() {
+  if grep -Eq -- "$1" "$WORK/exit.out"; then pass "$2"; else fail "$2: output lacks /$1/: $(head -c 300 "$WORK/exit.out")"; fi
+}
+
+# expect_log_lacks STRING DESCRIPTION: no server log we captured contains STRING.
+expect_log_lacks() {
+  if grep -rqF -- "$1" "$WORK"/*.log 2>/dev/null; then fail "$2"; else pass "$2"; fi
+}
+
+finish() {
+  echo
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+  exit $?
+}
