@@ -9,17 +9,29 @@
 //! | 2 | `step2` | [`jsonrpc`], [`mcp_http`] (POST /mcp), [`lifecycle`] (initialize, ping) |
 //! | 3 | `step3` | [`catalog`] (tools/list, prompts/list) |
 //! | 4 | `step4` | [`dispatch`] (tools/call, prompts/get) |
+//! | 5 | `step5`, `generate-token` | [`keys`], [`jwks`] (the JWK Set), [`token`] (minting) |
+//! | 6 | `step6` | [`bearer_auth`] (RFC 6750), [`identity`], the `whoami` tool |
+//! | 7 | `step7` | [`metadata`] (RFC 9728 / RFC 8414), [`cors`], challenges with `resource_metadata` |
+//! | 8 | `step8` | [`policy`] (scopes and roles → 403 `insufficient_scope`) |
+//! | 10 | `step10` | [`jwks_cache`] (the issuer's keys, cached) |
 //!
 //! Shared by all: [`config`] (errors that stop a program at start).
 
+pub mod bearer_auth;
 pub mod catalog;
 pub mod config;
+pub mod cors;
 pub mod dispatch;
 pub mod health;
 pub mod identity;
 pub mod jsonrpc;
+pub mod jwks;
+pub mod jwks_cache;
+pub mod keys;
 pub mod lifecycle;
 pub mod mcp_http;
+pub mod metadata;
 pub mod origin_guard;
 pub mod policy;
 pub mod server;
+pub mod token;

@@ -1,0 +1,51 @@
+//! Step 5 — keys and the JWKS.
+//!
+//! Adds: the demo public key, loaded at start (a missing key stops the server), and
+//! [`jwks::router`] serving it at `/.well-known/jwks.json` with `kid` = its RFC 7638 thumbprint.
+//! Tokens are minted with `generate-token`; they are not enforced until step 6.
+//!
+//! ```text
+//! cargo run --bin step5
+//! curl -s http://localhost:9000/.well-known/jwks.json
+//! cargo run --bin generate-token -- --username alice
+//! ```
+use clap::Parser;
+use mcp_auth_steps::bearer_auth::KeyArgs;
+use mcp_auth_steps::catalog::Catalog;
+use mcp_auth_steps::dispatch::McpService;
+use mcp_auth_steps::health::Health;
+use mcp_auth_steps::lifecycle::ServerInfo;
+use mcp_auth_steps::origin_guard::OriginGuard;
+use mcp_auth_steps::server::{self, ServerArgs};
+use mcp_auth_steps::{jwks, keys, mcp_http};
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Step 5: the signing key's public half as a JWK Set")]
+struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    server::init_logging()?;
+    keys::install_crypto_provider();
+    let guard = OriginGuard::from_args(&args.server.guard)?;
+    let public_key = keys::load_public_key(&args.key.public_key)?;
+
+    let mcp = McpService::new(ServerInfo::new(
+        "mcp-auth-steps-step5",
+        "Step 5: keys and the JWKS",
+    ))
+    .with_catalog(Catalog::echo())
+    .with_dispatch();
+    let app = Health::new(5)
+        .router()
+        .merge(mcp_http::router(mcp))
+        .merge(jwks::router(&[public_key]));
+
+    server::run(&args.server, guard.protect(app)).await
+}

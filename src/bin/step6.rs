@@ -1,0 +1,62 @@
+//! Step 6 — the JWT middleware.
+//!
+//! Adds: [`BearerAuth`] on `/mcp` only (`/health` and the JWKS stay public). Every request needs
+//! `Authorization: Bearer <JWT>` signed by the demo key, with the right `iss` and `aud`, not
+//! expired. Failures are RFC 6750 challenges. The verified identity reaches the new `whoami` tool.
+//!
+//! ```text
+//! cargo run --bin step6
+//! TOKEN=$(cargo run -q --bin generate-token -- --username alice)
+//! curl -s http://localhost:9000/mcp -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+//!   -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}'
+//! ```
+use std::sync::Arc;
+
+use clap::Parser;
+use mcp_auth_steps::bearer_auth::{BearerAuth, KeyArgs, KeySource, TokenArgs, TokenValidator};
+use mcp_auth_steps::catalog::Catalog;
+use mcp_auth_steps::dispatch::McpService;
+use mcp_auth_steps::health::Health;
+use mcp_auth_steps::lifecycle::ServerInfo;
+use mcp_auth_steps::origin_guard::OriginGuard;
+use mcp_auth_steps::server::{self, ServerArgs};
+use mcp_auth_steps::{jwks, keys, mcp_http};
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Step 6: bearer tokens required on /mcp")]
+struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    token: TokenArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    server::init_logging()?;
+    keys::install_crypto_provider();
+    let guard = OriginGuard::from_args(&args.server.guard)?;
+    let public_url = args.server.public_url()?;
+    let (issuer, audience) = args.token.resolve(&public_url)?;
+    let public_key = keys::load_public_key(&args.key.public_key)?;
+    tracing::info!(issuer, audience, kid = public_key.kid, "accepting tokens");
+
+    let keys = KeySource::Local(Arc::new(public_key.clone()));
+    let auth = BearerAuth::new(TokenValidator::new(keys, &issuer, &audience));
+    let mcp = McpService::new(ServerInfo::new(
+        "mcp-auth-steps-step6",
+        "Step 6: JWT middleware",
+    ))
+    .with_catalog(Catalog::echo().with_whoami())
+    .with_dispatch();
+    let app = Health::new(6)
+        .field("auth_required", true)
+        .router()
+        .merge(auth.protect(mcp_http::router(mcp)))
+        .merge(jwks::router(&[public_key]));
+
+    server::run(&args.server, guard.protect(app)).await
+}

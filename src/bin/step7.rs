@@ -1,0 +1,75 @@
+//! Step 7 — OAuth metadata, so clients can discover how to get a token.
+//!
+//! Adds: Protected Resource Metadata (RFC 9728) at both well-known paths, Authorization Server
+//! Metadata (RFC 8414) for the local issuer, `resource_metadata` and `scope` in every 401
+//! challenge, and [`cors::layer`] so browser clients can read the challenge.
+//!
+//! ```text
+//! cargo run --bin step7
+//! curl -si -X POST http://localhost:9000/mcp | grep -i www-authenticate
+//! curl -s http://localhost:9000/.well-known/oauth-protected-resource/mcp
+//! ```
+use std::sync::Arc;
+
+use clap::Parser;
+use mcp_auth_steps::bearer_auth::{
+    BearerAuth, Challenge, KeyArgs, KeySource, TokenArgs, TokenValidator,
+};
+use mcp_auth_steps::catalog::Catalog;
+use mcp_auth_steps::dispatch::McpService;
+use mcp_auth_steps::health::Health;
+use mcp_auth_steps::lifecycle::ServerInfo;
+use mcp_auth_steps::origin_guard::OriginGuard;
+use mcp_auth_steps::server::{self, ServerArgs};
+use mcp_auth_steps::{cors, jwks, keys, mcp_http, metadata};
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Step 7: OAuth discovery metadata and CORS")]
+struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    token: TokenArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    server::init_logging()?;
+    keys::install_crypto_provider();
+    let guard = OriginGuard::from_args(&args.server.guard)?;
+    let public_url = args.server.public_url()?;
+    let (issuer, audience) = args.token.resolve(&public_url)?;
+    let public_key = keys::load_public_key(&args.key.public_key)?;
+    tracing::info!(issuer, audience, kid = public_key.kid, "accepting tokens");
+
+    let keys = KeySource::Local(Arc::new(public_key.clone()));
+    let challenge = Challenge {
+        resource_metadata: Some(metadata::prm_url(&public_url)),
+        scope: Some(metadata::default_scope()),
+    };
+    let auth =
+        BearerAuth::new(TokenValidator::new(keys, &issuer, &audience)).with_challenge(challenge);
+    let mcp = McpService::new(ServerInfo::new(
+        "mcp-auth-steps-step7",
+        "Step 7: OAuth metadata",
+    ))
+    .with_catalog(Catalog::echo().with_whoami())
+    .with_dispatch();
+    let prm = metadata::protected_resource(&public_url, &issuer);
+    let app = Health::new(7)
+        .field("auth_required", true)
+        .router()
+        .merge(auth.protect(mcp_http::router(mcp)))
+        .merge(jwks::router(&[public_key]))
+        .merge(metadata::protected_resource_router(prm))
+        .merge(metadata::local_authorization_server_router(
+            &public_url,
+            &issuer,
+        ))
+        .layer(cors::layer(&guard));
+
+    server::run(&args.server, guard.protect(app)).await
+}
