@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
 use crate::keys::PublicKey;
@@ -260,18 +260,25 @@ impl JwksCache {
             ),
             Err(_) => (None, None, None),
         };
-        let mut out = Map::new();
-        out.insert(
-            "issuer_keys".into(),
-            json!({
-                "state": if keys > 0 { "ok" } else { "unavailable" },
-                "keys": keys,
-                "jwks_uri": jwks_uri,
-                "seconds_since_refresh": age,
-                "last_error": last_error,
-                "fetches": self.fetch_count(),
-            }),
+        let mut keys_report = Map::new();
+        keys_report.insert(
+            "state".into(),
+            if keys > 0 { "ok" } else { "unavailable" }.into(),
         );
+        keys_report.insert("keys".into(), keys.into());
+        keys_report.insert("fetches".into(), self.fetch_count().into());
+        let optional = [
+            ("jwks_uri", jwks_uri.map(Value::from)),
+            ("seconds_since_refresh", age.map(Value::from)),
+            ("last_error", last_error.map(Value::from)),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                keys_report.insert(key.into(), value);
+            }
+        }
+        let mut out = Map::new();
+        out.insert("issuer_keys".into(), Value::Object(keys_report));
         out
     }
 }
@@ -304,6 +311,7 @@ pub fn usable_keys(jwks: &Value) -> HashMap<String, Arc<PublicKey>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn only_rs256_signature_keys_are_kept() {

@@ -13,6 +13,7 @@
 //! | 6 | `step6` | [`bearer_auth`] (RFC 6750), [`identity`], the `whoami` tool |
 //! | 7 | `step7` | [`metadata`] (RFC 9728 / RFC 8414), [`cors`], challenges with `resource_metadata` |
 //! | 8 | `step8` | [`policy`] (scopes and roles → 403 `insufficient_scope`) |
+//! | 9 | `step9` | [`keycloak`] (realm verification, `--apply`), [`env_config`] (flag > env > file) |
 //! | 10 | `step10` | [`jwks_cache`] (the issuer's keys, cached) |
 //!
 //! Shared by all: [`config`] (errors that stop a program at start).
@@ -22,11 +23,13 @@ pub mod catalog;
 pub mod config;
 pub mod cors;
 pub mod dispatch;
+pub mod env_config;
 pub mod health;
 pub mod identity;
 pub mod jsonrpc;
 pub mod jwks;
 pub mod jwks_cache;
+pub mod keycloak;
 pub mod keys;
 pub mod lifecycle;
 pub mod mcp_http;

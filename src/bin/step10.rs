@@ -1,0 +1,109 @@
+//! Step 10 — the server trusts Keycloak.
+//!
+//! Replaces the local key with the issuer's keys: OIDC discovery → `jwks_uri` → a [`JwksCache`]
+//! (fetched at start, refreshed in the background, refetched on an unknown `kid`, 503 when no key
+//! can be had). Configuration comes from flags, the environment and `--env FILE`, printed at start
+//! with where each value came from. Same bearer auth, metadata, CORS and policy as step 8.
+//!
+//! ```text
+//! cargo run --bin step10 -- --env env/keycloak_direct.env
+//! TOKEN=$(curl -s http://localhost:8080/realms/mcp-realm/protocol/openid-connect/token \
+//!   -d grant_type=password -d client_id=mcp-test-client -d username=mcp-user -d password=user123 \
+//!   -d 'scope=openid mcp:read mcp:tools' | jq -r .access_token)
+//! ```
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+use mcp_auth_steps::bearer_auth::{BearerAuth, Challenge, KeySource, TokenArgs, TokenValidator};
+use mcp_auth_steps::catalog::Catalog;
+use mcp_auth_steps::dispatch::McpService;
+use mcp_auth_steps::health::Health;
+use mcp_auth_steps::jwks_cache::{CacheSettings, JwksCache};
+use mcp_auth_steps::keycloak::{self, KeycloakArgs};
+use mcp_auth_steps::lifecycle::ServerInfo;
+use mcp_auth_steps::origin_guard::OriginGuard;
+use mcp_auth_steps::policy::Policy;
+use mcp_auth_steps::server::{self, ServerArgs};
+use mcp_auth_steps::{cors, keys, mcp_http, metadata};
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Step 10: an MCP server that trusts Keycloak's tokens"
+)]
+struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(flatten)]
+    keycloak: KeycloakArgs,
+    #[command(flatten)]
+    token: TokenArgs,
+    /// Background JWKS refresh period, in seconds.
+    #[arg(
+        long = "jwks-refresh",
+        env = "JWKS_REFRESH_SECONDS",
+        default_value_t = 300
+    )]
+    jwks_refresh: u64,
+    /// Least time between refetches triggered by unknown `kid`s, in seconds.
+    #[arg(
+        long = "jwks-min-refetch",
+        env = "JWKS_MIN_REFETCH_SECONDS",
+        default_value_t = 10
+    )]
+    jwks_min_refetch: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let matches = Args::command().get_matches();
+    let args = Args::from_arg_matches(&matches)?;
+    server::init_logging()?;
+    keys::install_crypto_provider();
+    let config = keycloak::resolve_server_config(&matches, args.keycloak.env_file.as_deref())?;
+    eprint!("{}", config.report);
+    let guard = OriginGuard::from_args(&config.guard)?;
+    let (public_url, issuer, audience) = (
+        &config.public_url,
+        &config.keycloak.issuer,
+        &config.keycloak.audience,
+    );
+
+    let settings = CacheSettings {
+        refresh_every: Duration::from_secs(args.jwks_refresh.max(1)),
+        min_refetch: Duration::from_secs(args.jwks_min_refetch),
+        ..CacheSettings::default()
+    };
+    let cache = JwksCache::new(issuer, settings);
+    cache.start().await;
+    let challenge = Challenge {
+        resource_metadata: Some(metadata::prm_url(public_url)),
+        scope: Some(metadata::default_scope()),
+    };
+    let validator = TokenValidator::new(KeySource::Remote(cache.clone()), issuer, audience);
+    let auth = BearerAuth::new(validator).with_challenge(challenge);
+    let mcp = McpService::new(ServerInfo::new(
+        "mcp-auth-steps-step10",
+        "Step 10: Keycloak",
+    ))
+    .with_catalog(Catalog::echo().with_whoami())
+    .with_dispatch()
+    .with_policy(Policy::new(metadata::prm_url(public_url)));
+    let prm = metadata::protected_resource(public_url, issuer);
+    let health_cache = Arc::clone(&cache);
+    let app = Health::new(10)
+        .field("auth_required", true)
+        .dynamic(Arc::new(move || health_cache.health()))
+        .router()
+        .merge(auth.protect(mcp_http::router(mcp)))
+        .merge(metadata::protected_resource_router(prm))
+        .layer(cors::layer(&guard));
+
+    let serve = ServerArgs {
+        mcp_server_url: public_url.base().to_string(),
+        guard: config.guard.clone(),
+        ..args.server
+    };
+    server::run(&serve, guard.protect(app)).await
+}

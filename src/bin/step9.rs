@@ -1,0 +1,115 @@
+//! Step 9 — Keycloak: check (and optionally create) the realm the server will trust.
+//!
+//! Waits for Keycloak, creates `mcp-realm` from `env/keycloak/mcp-realm.json` through the Admin
+//! REST API when asked (`--apply`) and missing, then verifies it end to end and prints a table:
+//! discovery, JWKS, anonymous dynamic client registration, and for each demo user the MCP scopes,
+//! `aud`, `azp` and roles in a password-grant token. Exit status 1 on any mismatch.
+//!
+//! ```text
+//! docker compose -f env/keycloak/docker-compose.yml up -d     # or: node scripts/keycloak-standin/server.mjs --port 8080
+//! cargo run --bin step9 -- --env env/keycloak_direct.env
+//! ```
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+use mcp_auth_steps::bearer_auth::TokenArgs;
+use mcp_auth_steps::config::ConfigError;
+use mcp_auth_steps::env_config::{EnvFile, Resolver};
+use mcp_auth_steps::keycloak::{self, AdminCredentials, Applied, KeycloakArgs, KeycloakConfig};
+use mcp_auth_steps::{keys, server};
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Step 9: verify (and optionally create) the Keycloak realm"
+)]
+struct Args {
+    #[command(flatten)]
+    keycloak: KeycloakArgs,
+    #[command(flatten)]
+    token: TokenArgs,
+    /// Create the realm from --realm-file when it is missing (needs admin credentials).
+    #[arg(long)]
+    apply: bool,
+    /// The realm representation to import.
+    #[arg(long = "realm-file", default_value = "env/keycloak/mcp-realm.json")]
+    realm_file: PathBuf,
+    /// How long to wait for Keycloak to answer, in seconds.
+    #[arg(long = "wait", default_value_t = 60)]
+    wait_seconds: u64,
+    /// Master-realm admin for --apply.
+    #[arg(long = "admin-user", env = "KEYCLOAK_ADMIN_USER")]
+    admin_user: Option<String>,
+    /// Its password (never printed).
+    #[arg(
+        long = "admin-password",
+        env = "KEYCLOAK_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
+    admin_password: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let matches = Args::command().get_matches();
+    let args = Args::from_arg_matches(&matches)?;
+    server::init_logging()?;
+    keys::install_crypto_provider();
+    let file = EnvFile::load_optional(args.keycloak.env_file.as_deref())?;
+    let mut resolver = Resolver::new(&matches, &file);
+    let config = KeycloakConfig::resolve(&mut resolver)?;
+    let admin_user = resolver.value("admin_user", "KEYCLOAK_ADMIN_USER", None);
+    let admin_password = resolver.secret("admin_password", "KEYCLOAK_ADMIN_PASSWORD");
+    eprint!("{}", resolver.report());
+
+    let client = keycloak::http_client();
+    println!(
+        "[1] waiting for Keycloak at {} (up to {}s)",
+        config.keycloak_url, args.wait_seconds
+    );
+    keycloak::wait_for(
+        &client,
+        &config.keycloak_url,
+        Duration::from_secs(args.wait_seconds),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    if args.apply {
+        let (Some(username), Some(password)) = (admin_user, admin_password) else {
+            return Err(ConfigError::Missing(
+                "KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD (for --apply)",
+            )
+            .into());
+        };
+        let admin = AdminCredentials { username, password };
+        let applied = keycloak::apply_realm(&client, &config, &admin, &args.realm_file)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        match applied {
+            Applied::Created => println!(
+                "[2] created realm {} from {}",
+                config.realm,
+                args.realm_file.display()
+            ),
+            Applied::AlreadyPresent => {
+                println!("[2] realm {} already exists; left unchanged", config.realm)
+            }
+        }
+    }
+    println!(
+        "[3] verifying realm {} at {}",
+        config.realm,
+        config.realm_url()
+    );
+    let checks = keycloak::verify_realm(&client, &config).await;
+    print!("{}", keycloak::render_table(&checks));
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    println!("{} passed, {failed} failed", checks.len() - failed);
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
