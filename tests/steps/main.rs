@@ -1,0 +1,3 @@
+//! The integration-test crate: one module per step, each talking real HTTP to the library's layers.
+
+mod step10;
