@@ -1,3 +1,4 @@
 //! The integration-test crate: one module per step, each talking real HTTP to the library's layers.
 
 mod step10;
+mod step9;
