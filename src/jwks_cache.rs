@@ -215,20 +215,7 @@ impl JwksCache {
     }
 
     async fn get_json(&self, url: &str) -> Result<Value, String> {
-        let response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("GET {url}: HTTP {status}"));
-        }
-        response
-            .json()
-            .await
-            .map_err(|e| format!("GET {url}: not JSON: {e}"))
+        get_json(&self.client, url).await
     }
 
     /// JWKS fetches so far (discovery not counted).
@@ -281,6 +268,23 @@ impl JwksCache {
         out.insert("issuer_keys".into(), Value::Object(keys_report));
         out
     }
+}
+
+/// `GET url` → JSON, with errors that name the URL and the status.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, String> {
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("GET {url}: HTTP {status}"));
+    }
+    response
+        .json()
+        .await
+        .map_err(|e| format!("GET {url}: not JSON: {e}"))
 }
 
 /// The RS256 signature keys of a JWKS document, by `kid`.

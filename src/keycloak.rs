@@ -18,7 +18,7 @@ use crate::bearer_auth::{self, KeySource, TokenValidator};
 use crate::config::ConfigError;
 use crate::env_config::{EnvFile, Resolver};
 use crate::identity::Identity;
-use crate::jwks_cache::{CacheSettings, JwksCache};
+use crate::jwks_cache::{CacheSettings, JwksCache, get_json};
 use crate::origin_guard::GuardArgs;
 use crate::policy::MCP_SCOPES;
 use crate::server::PublicUrl;
@@ -405,22 +405,6 @@ pub fn render_table(checks: &[Check]) -> String {
         out.push_str(&format!("fix: {}: {}\n", c.what, c.fix));
     }
     out
-}
-
-async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, String> {
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("GET {url}: HTTP {status}"));
-    }
-    response
-        .json()
-        .await
-        .map_err(|e| format!("GET {url}: not JSON: {e}"))
 }
 
 fn sorted(items: impl IntoIterator<Item = String>) -> Vec<String> {
