@@ -172,8 +172,13 @@ impl TokenValidator {
                 .filter(char::is_ascii_alphanumeric)
                 .take(16)
                 .collect();
+            let shown = if shown.is_empty() {
+                "(none given)".to_string()
+            } else {
+                shown
+            };
             return Err(AuthError::InvalidToken(format!(
-                "algorithm {shown:?} is not accepted (RS256 only)"
+                "algorithm {shown} is not accepted (RS256 only)"
             )));
         }
         let kid = header
@@ -317,6 +322,8 @@ impl Challenge {
     pub fn header(&self, error: &AuthError) -> String {
         let mut out = format!("Bearer realm=\"{REALM}\"");
         if let Some((code, description)) = error.code_and_description() {
+            // A quoted-string (RFC 9110 §5.6.4): keep the description free of quotes and backslashes.
+            let description = description.replace(['"', '\\'], "'");
             out.push_str(&format!(
                 ", error=\"{code}\", error_description=\"{description}\""
             ));
@@ -475,6 +482,10 @@ mod tests {
             resource_metadata: Some("http://x/prm".into()),
             scope: Some("mcp:read".into()),
         };
+        assert_eq!(
+            plain.header(&AuthError::InvalidToken("a \"quoted\" \\ value".into())),
+            "Bearer realm=\"mcp\", error=\"invalid_token\", error_description=\"a 'quoted' ' value\""
+        );
         assert_eq!(
             full.header(&AuthError::Missing),
             "Bearer realm=\"mcp\", resource_metadata=\"http://x/prm\", scope=\"mcp:read\""
