@@ -57,6 +57,7 @@ start_server() {
   local name="$1"; shift
   local out="$WORK/$name.$RANDOM.out"
   SERVER_LOG="$WORK/$name.$RANDOM.log"
+  : >"$out"
   (cd "$ROOT" && exec "$BIN/$name" --port 0 "$@" >"$out" 2>"$SERVER_LOG") &
   local pid=$!
   PIDS+=("$pid")

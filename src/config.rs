@@ -31,6 +31,22 @@ pub enum ConfigError {
     Missing(&'static str),
 }
 
+/// What a program's `main` returns on failure: printed by the runtime as one line,
+/// `Error: <cause>: <cause of the cause>…`, with no backtrace (whatever `RUST_BACKTRACE` says).
+pub struct Fatal(anyhow::Error);
+
+impl<E: Into<anyhow::Error>> From<E> for Fatal {
+    fn from(error: E) -> Self {
+        Self(error.into())
+    }
+}
+
+impl std::fmt::Debug for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
 /// Splits a comma-separated list, dropping blanks.
 pub fn split_list(raw: &str) -> Vec<String> {
     raw.split(',')
@@ -48,6 +64,14 @@ mod tests {
     fn lists_drop_blanks_and_spaces() {
         assert_eq!(split_list(" a, ,b,,c "), vec!["a", "b", "c"]);
         assert!(split_list("").is_empty());
+    }
+
+    #[test]
+    fn fatal_errors_print_one_line() {
+        let fatal = Fatal::from(ConfigError::Missing("JWT_ISSUER"));
+        assert_eq!(format!("{fatal:?}"), "JWT_ISSUER is required");
+        let chained = Fatal::from(anyhow::anyhow!("inner").context("outer"));
+        assert_eq!(format!("{chained:?}"), "outer: inner");
     }
 
     #[test]

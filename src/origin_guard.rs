@@ -108,9 +108,14 @@ impl OriginGuard {
         Err("not a loopback or allowed host")
     }
 
-    /// Wraps every route of `router` (but `/health`) in the guard.
+    /// Puts the guard in front of `router` (every path but `/health`). It runs before routing, so
+    /// a refusal is the same 403 whatever the path or method.
     pub fn protect(self, router: Router) -> Router {
-        router.layer(middleware::from_fn_with_state(Arc::new(self), guard))
+        let guarded = tower::Layer::layer(
+            &middleware::from_fn_with_state(Arc::new(self), guard),
+            router,
+        );
+        Router::new().fallback_service(guarded)
     }
 }
 

@@ -15,7 +15,7 @@ use axum::response::Response;
 use reqwest::Url;
 use tokio::net::TcpListener;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Fatal};
 use crate::origin_guard::GuardArgs;
 
 /// Largest request body any route accepts (SPEC §0: above this, 413).
@@ -93,15 +93,7 @@ impl PublicUrl {
 /// a value that does not parse stops the program.
 pub fn init_logging() -> Result<(), ConfigError> {
     let filter = match std::env::var("RUST_LOG") {
-        Ok(value) if !value.trim().is_empty() => {
-            tracing_subscriber::filter::Targets::from_str(&value).map_err(|e| {
-                ConfigError::Invalid {
-                    name: "RUST_LOG",
-                    value,
-                    why: e.to_string(),
-                }
-            })?
-        }
+        Ok(value) if !value.trim().is_empty() => parse_log_filter(&value)?,
         _ => tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO),
     };
     use tracing_subscriber::layer::SubscriberExt;
@@ -116,6 +108,42 @@ pub fn init_logging() -> Result<(), ConfigError> {
         .with(filter)
         .try_init();
     Ok(())
+}
+
+/// Parses `RUST_LOG`: comma-separated directives, each a level (`info`) or `target=level` with a
+/// module-path target. `Targets` alone would read a stray word as a target name and silently
+/// switch logging off, so each directive is checked first.
+pub fn parse_log_filter(value: &str) -> Result<tracing_subscriber::filter::Targets, ConfigError> {
+    let bad = |why: String| ConfigError::Invalid {
+        name: "RUST_LOG",
+        value: value.to_string(),
+        why,
+    };
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for directive in value.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let (target, level) = match directive.split_once('=') {
+            Some((target, level)) => (Some(target), level),
+            None => (None, directive),
+        };
+        if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(bad(format!(
+                "{level:?} is not a level (off, error, warn, info, debug, trace)"
+            )));
+        }
+        if let Some(target) = target {
+            let ok = target
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && target
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+            if !ok {
+                return Err(bad(format!("{target:?} is not a module path")));
+            }
+        }
+    }
+    tracing_subscriber::filter::Targets::from_str(value).map_err(|e| bad(e.to_string()))
 }
 
 /// What a handler wants in the request's log line, carried in the response's extensions.
@@ -170,7 +198,7 @@ pub async fn serve(
 
 /// Binds `host:port`, prints `listening on http://HOST:PORT` (the one line scripts read), serves
 /// until Ctrl-C or SIGTERM.
-pub async fn run(args: &ServerArgs, router: Router) -> anyhow::Result<()> {
+pub async fn run(args: &ServerArgs, router: Router) -> Result<(), Fatal> {
     args.public_url()?;
     let listener = bind(&args.host, args.port).await?;
     let addr = listener.local_addr()?;
@@ -248,6 +276,29 @@ mod tests {
         ] {
             let err = PublicUrl::parse(raw).unwrap_err().to_string();
             assert!(err.contains("MCP_SERVER_URL"), "{raw}: {err}");
+        }
+    }
+
+    #[test]
+    fn log_filters() {
+        for ok in [
+            "info",
+            "DEBUG",
+            "mcp_auth_steps=debug,warn",
+            "tower_http::trace=off, info",
+        ] {
+            assert!(parse_log_filter(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "???bad",
+            "loud",
+            "mcp_auth_steps=loud",
+            "x=1=2",
+            "=info",
+            "9x=info",
+        ] {
+            let err = parse_log_filter(bad).unwrap_err().to_string();
+            assert!(err.starts_with("RUST_LOG:"), "{bad}: {err}");
         }
     }
 

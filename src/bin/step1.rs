@@ -8,6 +8,7 @@
 //! curl -i -H 'Origin: http://localhost.evil.com' http://localhost:9000/anything   # 403
 //! ```
 use clap::Parser;
+use mcp_auth_steps::config::Fatal;
 use mcp_auth_steps::health::Health;
 use mcp_auth_steps::origin_guard::OriginGuard;
 use mcp_auth_steps::server::{self, ServerArgs};
@@ -20,7 +21,7 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
     server::init_logging()?;
     let guard = OriginGuard::from_args(&args.server.guard)?;

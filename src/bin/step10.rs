@@ -17,6 +17,7 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use mcp_auth_steps::bearer_auth::{BearerAuth, Challenge, KeySource, TokenArgs, TokenValidator};
 use mcp_auth_steps::catalog::Catalog;
+use mcp_auth_steps::config::Fatal;
 use mcp_auth_steps::dispatch::McpService;
 use mcp_auth_steps::health::Health;
 use mcp_auth_steps::jwks_cache::{CacheSettings, JwksCache};
@@ -56,7 +57,7 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), Fatal> {
     let matches = Args::command().get_matches();
     let args = Args::from_arg_matches(&matches)?;
     server::init_logging()?;

@@ -9,6 +9,7 @@
 //!   -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
 //! ```
 use clap::Parser;
+use mcp_auth_steps::config::Fatal;
 use mcp_auth_steps::dispatch::McpService;
 use mcp_auth_steps::health::Health;
 use mcp_auth_steps::lifecycle::ServerInfo;
@@ -27,7 +28,7 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
     server::init_logging()?;
     let guard = OriginGuard::from_args(&args.server.guard)?;

@@ -4,12 +4,13 @@
 //! in `initialize` and listed; calling them is still -32601 until step 4.
 //!
 //! ```text
-//! cargo run --bin step2
+//! cargo run --bin step3
 //! curl -s http://localhost:9000/mcp -H 'Content-Type: application/json' \
 //!   -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
 //! ```
 use clap::Parser;
 use mcp_auth_steps::catalog::Catalog;
+use mcp_auth_steps::config::Fatal;
 use mcp_auth_steps::dispatch::McpService;
 use mcp_auth_steps::health::Health;
 use mcp_auth_steps::lifecycle::ServerInfo;
@@ -25,7 +26,7 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
     server::init_logging()?;
     let guard = OriginGuard::from_args(&args.server.guard)?;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use clap::Parser;
 use mcp_auth_steps::bearer_auth::{BearerAuth, KeyArgs, KeySource, TokenArgs, TokenValidator};
 use mcp_auth_steps::catalog::Catalog;
+use mcp_auth_steps::config::Fatal;
 use mcp_auth_steps::dispatch::McpService;
 use mcp_auth_steps::health::Health;
 use mcp_auth_steps::lifecycle::ServerInfo;
@@ -34,7 +35,7 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
     server::init_logging()?;
     keys::install_crypto_provider();

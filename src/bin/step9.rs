@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use mcp_auth_steps::bearer_auth::TokenArgs;
-use mcp_auth_steps::config::ConfigError;
+use mcp_auth_steps::config::{ConfigError, Fatal};
 use mcp_auth_steps::env_config::{EnvFile, Resolver};
 use mcp_auth_steps::keycloak::{self, AdminCredentials, Applied, KeycloakArgs, KeycloakConfig};
 use mcp_auth_steps::{keys, server};
@@ -52,7 +52,7 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+async fn main() -> Result<ExitCode, Fatal> {
     let matches = Args::command().get_matches();
     let args = Args::from_arg_matches(&matches)?;
     server::init_logging()?;

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Step 1: /health and the Origin/Host guard (DNS-rebinding defence). See docs/step01-health-and-origin-guard.md.
+source "$(dirname "$0")/lib.sh"
+build_once
+
+# expect_forbidden WHAT VALUE: the last answer is the guard's 403, a JSON-RPC error without `id`
+# whose message names the rejected header and value.
+expect_forbidden() {
+  expect_status 403 "$1 $2 is refused"
+  expect_header Content-Type '^application/json' "$1 $2: 403 body is JSON"
+  expect_jq '.jsonrpc == "2.0" and .error.code == -32001 and (has("id") | not)' \
+    "$1 $2: JSON-RPC error -32001 without id"
+  expect_jq ".error.message | startswith(\"Forbidden: $1\") and contains(\"$2\")" \
+    "$1 $2: message names the header and the value"
+}
+
+# expect_passed DESCRIPTION: the guard let the request through; step 1 has no /mcp route, so the
+# router answers 404 with an empty body.
+expect_passed() {
+  expect_status 404 "$1 passes the guard (404: no /mcp in step 1)"
+  expect_empty_body "$1: the 404 has an empty body"
+}
+
+section "listening line"
+start_server step1
+if [[ "$BASE" =~ ^http://127\.0\.0\.1:[0-9]+$ ]]; then pass "prints 'listening on http://127.0.0.1:PORT' ($BASE)"; else fail "bad listening line: $BASE"; fi
+
+section "GET /health"
+request GET /health
+expect_status 200 "health answers"
+expect_header Content-Type '^application/json$' "health is application/json"
+expect_jq '.status == "healthy" and .step == 1' "health says status healthy, step 1"
+expect_no_header Mcp-Session-Id "health issues no session"
+
+section "/health is outside the guard"
+request GET /health -H 'Origin: http://evil.com'
+expect_status 200 "health with a foreign Origin"
+request GET /health -H 'Host: evil.com'
+expect_status 200 "health with a foreign Host"
+request GET /health -H 'Origin: null' -H 'Host: attacker.example:80'
+expect_status 200 "health with Origin null and a foreign Host"
+
+section "step 1 has no MCP endpoint"
+request POST /mcp -H 'Content-Type: application/json' --data-binary '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+expect_status 404 "POST /mcp"
+expect_empty_body "POST /mcp 404 has an empty body"
+request GET /mcp
+expect_status 404 "GET /mcp"
+
+section "Origin allowed"
+request GET /mcp
+expect_passed "no Origin"
+for origin in 'http://localhost:6274' 'http://127.0.0.1:1' 'http://[::1]:3000' 'https://localhost' 'HTTP://LOCALHOST:9000'; do
+  request GET /mcp -H "Origin: $origin"
+  expect_passed "Origin $origin"
+done
+
+section "Origin refused"
+request GET /mcp -H 'Origin: null'
+expect_forbidden Origin null
+expect_jq '.error.message | contains("opaque origin")' "null: the reason says opaque origin"
+request GET /mcp -H 'Origin: http://localhost.evil.com'
+expect_forbidden Origin 'http://localhost.evil.com'
+expect_jq '.error.message | contains("not a loopback or allowed origin")' "look-alike: the reason says why"
+request GET /mcp -H 'Origin: localhost:9000'
+expect_forbidden Origin 'localhost:9000'
+expect_jq '.error.message | contains("scheme must be http or https")' "malformed: the reason says why"
+for origin in 'http://evil.com' 'http://127.0.0.1.nip.io' 'http://localhost@evil.com' 'http://localhost/path' 'file://localhost' 'https://app.example.com'; do
+  request GET /mcp -H "Origin: $origin"
+  expect_status 403 "Origin $origin is refused"
+done
+request POST /mcp -H 'Origin: http://localhost.evil.com' -H 'Content-Type: application/json' --data-binary '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+expect_status 403 "POST with a look-alike Origin is refused before routing"
+
+section "Host"
+for host in 'localhost:9000' '127.0.0.1' '[::1]:9000' 'LOCALHOST'; do
+  request GET /mcp -H "Host: $host"
+  expect_passed "Host $host"
+done
+request GET /mcp -H 'Host: evil.com'
+expect_forbidden Host evil.com
+expect_jq '.error.message | contains("not a loopback or allowed host")' "foreign Host: the reason says why"
+request GET /mcp -H 'Host: localhost.evil.com:9000'
+expect_forbidden Host 'localhost.evil.com:9000'
+request GET /mcp -H 'Host: mcp.example.com' -H 'Origin: http://localhost:6274'
+expect_status 403 "a loopback Origin does not excuse a foreign Host"
+
+section "allow-lists from flags"
+start_server step1 --allow-origin https://app.example.com --allow-host mcp.example.com
+request GET /mcp -H 'Origin: https://app.example.com'
+expect_passed "--allow-origin https://app.example.com"
+request GET /mcp -H 'Origin: https://app.example.com:443'
+expect_passed "the same origin with its default port"
+request GET /mcp -H 'Origin: http://app.example.com'
+expect_forbidden Origin 'http://app.example.com'
+request GET /mcp -H 'Origin: https://app.example.com.evil.com'
+expect_forbidden Origin 'https://app.example.com.evil.com'
+request GET /mcp -H 'Origin: http://localhost:6274'
+expect_passed "loopback origins still pass with an allow-list"
+request GET /mcp -H 'Host: mcp.example.com'
+expect_passed "--allow-host mcp.example.com"
+request GET /mcp -H 'Host: mcp.example.com:8443'
+expect_passed "an allowed host on another port"
+request GET /mcp -H 'Host: other.example.com'
+expect_forbidden Host other.example.com
+
+section "allow-lists from the environment"
+ALLOWED_ORIGINS='https://a.example.com, https://b.example.com' ALLOWED_HOSTS='mcp.example.com:8443' start_server step1
+request GET /mcp -H 'Origin: https://a.example.com'
+expect_passed "ALLOWED_ORIGINS first entry"
+request GET /mcp -H 'Origin: https://b.example.com'
+expect_passed "ALLOWED_ORIGINS second entry (after a space)"
+request GET /mcp -H 'Origin: https://c.example.com'
+expect_forbidden Origin 'https://c.example.com'
+request GET /mcp -H 'Host: mcp.example.com:8443'
+expect_passed "ALLOWED_HOSTS host:port"
+request GET /mcp -H 'Host: mcp.example.com:9999'
+expect_forbidden Host 'mcp.example.com:9999'
+
+section "bad configuration stops the program"
+expect_exit 1 "MCP_SERVER_URL=notaurl" timeout 10 env MCP_SERVER_URL=notaurl "$BIN/step1" --port 0
+expect_output 'MCP_SERVER_URL: "notaurl" is not valid' "the message names MCP_SERVER_URL and the value"
+expect_exit 1 "--mcp-server-url ftp://x" timeout 10 "$BIN/step1" --port 0 --mcp-server-url ftp://x
+expect_output 'MCP_SERVER_URL: "ftp://x" is not valid: the scheme must be http or https' "the message says the scheme is wrong"
+expect_exit 1 "--allow-origin 'not an origin'" timeout 10 "$BIN/step1" --port 0 --allow-origin 'not an origin'
+expect_output 'ALLOWED_ORIGINS / --allow-origin: "not an origin" is not valid' "the message names ALLOWED_ORIGINS"
+expect_exit 1 "RUST_LOG=mcp_auth_steps=loud" timeout 10 env RUST_LOG=mcp_auth_steps=loud "$BIN/step1" --port 0
+expect_output 'RUST_LOG: "mcp_auth_steps=loud" is not valid' "the message names RUST_LOG"
+expect_exit 1 "RUST_LOG=???bad (a stray word, not a level)" timeout 10 env 'RUST_LOG=???bad' "$BIN/step1" --port 0
+expect_output 'RUST_LOG: "\?\?\?bad" is not valid' "the message names RUST_LOG and the value"
+expect_exit 1 "RUST_LOG=loud" timeout 10 env RUST_LOG=loud "$BIN/step1" --port 0
+expect_exit 2 "an unknown flag is a usage error" timeout 10 "$BIN/step1" --no-such-flag
+expect_output 'unexpected argument' "clap says which argument"
+
+section "SIGTERM stops the server gracefully"
+start_server step1
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID"
+rc=$?
+if [ "$rc" -eq 0 ]; then pass "exit status 0 after SIGTERM"; else fail "exit status $rc after SIGTERM"; fi
+if grep -q 'stopped' "$SERVER_LOG"; then pass "the log says it stopped"; else fail "the log lacks 'stopped'"; fi
+
+finish

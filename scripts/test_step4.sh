@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Step 4: dispatch — tools/call and prompts/get run. See docs/step04-dispatch.md.
+source "$(dirname "$0")/lib.sh"
+build_once
+
+# call ID PARAMS-JSON [CURL ARGS...]: tools/call with these params.
+call() {
+  local id="$1" params="$2"
+  shift 2
+  rpc "{\"jsonrpc\":\"2.0\",\"id\":$id,\"method\":\"tools/call\",\"params\":$params}" "$@"
+}
+
+# expect_tool_error ID SUBSTRING DESCRIPTION: a tools/call *result* with isError true whose only
+# text item says what is wrong.
+expect_tool_error() {
+  expect_status 200 "$3"
+  expect_jq ".id == $1 and (has(\"error\") | not) and .result.isError == true" "$3: a result with isError true"
+  expect_jq "(.result.content | length) == 1 and .result.content[0].type == \"text\" and (.result.content[0].text | startswith(\"Invalid arguments for echo: \") and contains(\"$2\"))" \
+    "$3: the text says $2"
+  expect_jq '.result | has("structuredContent") | not' "$3: no structuredContent on an error"
+}
+
+start_server step4
+
+section "GET /health"
+request GET /health
+expect_status 200 "health answers"
+expect_jq '.status == "healthy" and .step == 4' "health says step 4"
+
+section "tools/call echo"
+call 1 '{"name":"echo","arguments":{"message":"hi"}}'
+expect_status 200 "echo hi"
+expect_header Content-Type '^application/json$' "application/json"
+expect_no_header Mcp-Session-Id "no session id"
+expect_jq '.id == 1 and .result.content == [{"type":"text","text":"hi"}]' "content[0] is the text hi"
+expect_jq '.result.structuredContent == {"text":"hi"}' "structuredContent.text is hi (the outputSchema's promise)"
+expect_jq '.result.isError == false' "isError is false"
+expect_jq '[.. | select(. == null)] | length == 0' "no null anywhere"
+call 2 '{"name":"echo","arguments":{"message":"ab","repeat_count":3}}'
+expect_jq '.result.content[0].text == "ababab" and .result.structuredContent.text == "ababab"' "repeat_count 3 repeats"
+call 3 '{"name":"echo","arguments":{"message":"x","repeat_count":10}}'
+expect_jq '.result.content[0].text == "xxxxxxxxxx"' "repeat_count 10 (the maximum) is allowed"
+call 4 '{"name":"echo","arguments":{"message":"x","repeat_count":1}}'
+expect_jq '.result.content[0].text == "x"' "repeat_count 1 (the minimum) is allowed"
+call 5 '{"name":"echo","arguments":{"message":"héllo 👋"}}'
+expect_jq '.result.structuredContent.text == "héllo 👋"' "non-ASCII text survives"
+call 6 '{"name":"echo","arguments":{"message":""}}'
+expect_jq '.result.isError == false and .result.content[0].text == ""' "an empty message is a valid string"
+call '"s"' '{"name":"echo","arguments":{"message":"y","repeat_count":2.0},"_meta":{"progressToken":"t"}}'
+expect_jq '.id == "s" and .result.content[0].text == "yy"' "2.0 counts as the integer 2; _meta is ignored"
+
+section "argument errors are isError results (the model can correct them)"
+call 10 '{"name":"echo","arguments":{}}'
+expect_tool_error 10 '\"message\" is required' "missing message"
+call 11 '{"name":"echo"}'
+expect_tool_error 11 '\"message\" is required' "arguments absent (= {}) and so message missing"
+call 12 '{"name":"echo","arguments":{"message":"x","repeat_count":0}}'
+expect_tool_error 12 'between 1 and 10, not 0' "repeat_count 0"
+call 13 '{"name":"echo","arguments":{"message":"x","repeat_count":11}}'
+expect_tool_error 13 'between 1 and 10, not 11' "repeat_count 11"
+call 14 '{"name":"echo","arguments":{"message":"x","repeat_count":"2"}}'
+expect_tool_error 14 '\"repeat_count\" must be an integer, not a string' "repeat_count as a string"
+call 15 '{"name":"echo","arguments":{"message":"x","repeat_count":1.5}}'
+expect_tool_error 15 '\"repeat_count\" must be an integer, not 1.5' "repeat_count 1.5"
+call 16 '{"name":"echo","arguments":{"message":5}}'
+expect_tool_error 16 '\"message\" must be a string, not a number' "message as a number"
+call 17 '{"name":"echo","arguments":{"message":null}}'
+expect_tool_error 17 '\"message\" must be a string, not null' "message null"
+call 18 '{"name":"echo","arguments":{"message":"x","loud":true}}'
+expect_tool_error 18 'unknown argument \"loud\"' "an unknown property"
+
+section "protocol errors are JSON-RPC -32602"
+call 20 '{"name":"nope","arguments":{}}'
+expect_status 200 "an unknown tool"
+expect_jq '.id == 20 and .error.code == -32602 and .error.message == "Unknown tool: nope"' "unknown tool is -32602 naming it"
+call 21 '{"arguments":{"message":"x"}}'
+expect_jq '.id == 21 and .error.code == -32602 and .error.message == "tools/call: name is required"' "missing name is -32602"
+call 22 '{"name":7}'
+expect_jq '.id == 22 and .error.code == -32602 and (.error.message | contains("name must be a string"))' "a numeric name is -32602"
+call 23 '{"name":"echo","arguments":["x"]}'
+expect_jq '.id == 23 and .error.code == -32602 and (.error.message | contains("arguments must be an object"))' "array arguments are -32602"
+rpc '{"jsonrpc":"2.0","id":24,"method":"tools/call"}'
+expect_jq '.id == 24 and .error.code == -32602' "tools/call without params is -32602"
+call 25 '{"name":"whoami"}'
+expect_jq '.id == 25 and .error.code == -32602' "whoami does not exist before step 6"
+
+section "prompts/get echo_prompt"
+rpc '{"jsonrpc":"2.0","id":30,"method":"prompts/get","params":{"name":"echo_prompt","arguments":{"message":"hi"}}}'
+expect_status 200 "prompts/get echo_prompt"
+expect_jq '.id == 30 and (.result.description | type == "string")' "a description"
+expect_jq '.result.messages == [{"role":"user","content":{"type":"text","text":"Please echo: hi"}}]' "one user message: Please echo: hi"
+expect_jq '[.. | select(. == null)] | length == 0' "no null anywhere"
+rpc '{"jsonrpc":"2.0","id":31,"method":"prompts/get","params":{"name":"nope","arguments":{"message":"hi"}}}'
+expect_jq '.id == 31 and .error.code == -32602 and .error.message == "Unknown prompt: nope"' "an unknown prompt is -32602"
+rpc '{"jsonrpc":"2.0","id":32,"method":"prompts/get","params":{"name":"echo_prompt"}}'
+expect_jq '.id == 32 and .error.code == -32602 and (.error.message | contains("\"message\" is required"))' "a missing required argument is -32602"
+rpc '{"jsonrpc":"2.0","id":33,"method":"prompts/get","params":{"name":"echo_prompt","arguments":{"message":3}}}'
+expect_jq '.id == 33 and .error.code == -32602 and (.error.message | contains("must be a string"))' "a non-string argument is -32602"
+rpc '{"jsonrpc":"2.0","id":34,"method":"prompts/get","params":{"arguments":{"message":"hi"}}}'
+expect_jq '.id == 34 and .error.code == -32602 and .error.message == "prompts/get: name is required"' "prompts/get without name is -32602"
+
+section "a whole session, as an MCP client runs it"
+rpc '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test_step4","version":"1"}}}'
+expect_jq '.result.protocolVersion == "2025-06-18" and .result.capabilities.tools.listChanged == false and .result.serverInfo.name == "mcp-auth-steps-step4"' "initialize (2025-06-18)"
+rpc '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H 'MCP-Protocol-Version: 2025-06-18'
+expect_status 202 "notifications/initialized"
+expect_empty_body "notifications/initialized: empty body"
+rpc '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' -H 'MCP-Protocol-Version: 2025-06-18' -H 'Accept: application/json, text/event-stream'
+expect_jq '.result.tools[0].name == "echo"' "tools/list"
+call 3 '{"name":"echo","arguments":{"message":"ok"}}' -H 'MCP-Protocol-Version: 2025-06-18' -H 'Accept: application/json, text/event-stream'
+expect_jq '.result.content[0].text == "ok"' "tools/call"
+
+section "regressions: guard and transport"
+call 40 '{"name":"echo","arguments":{"message":"hi"}}' -H 'Origin: http://localhost.evil.com'
+expect_status 403 "a look-alike Origin is refused before dispatch"
+expect_jq '(has("id") | not) and .error.code == -32001' "403: JSON-RPC error without id"
+call 41 '{"name":"echo","arguments":{"message":"hi"}}' -H 'Host: evil.com'
+expect_status 403 "a foreign Host is refused"
+call 42 '{"name":"echo","arguments":{"message":"hi"}}' -H 'Origin: http://127.0.0.1:1'
+expect_status 200 "a loopback Origin is served"
+rpc '[{"jsonrpc":"2.0","id":1,"method":"ping"}]'
+expect_status 400 "a batch"
+expect_jq '.error.code == -32600 and .id == null' "a batch is -32600, id null"
+rpc '{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"}}}'
+expect_status 400 "id null is not a notification"
+rpc '{"jsonrpc":"2.0","method":"tools/call","params":{"name":"echo","arguments":{"message":"x"}}}'
+expect_status 202 "a tools/call notification gets 202"
+expect_empty_body "a tools/call notification: empty body"
+rpc '{"jsonrpc":"2.0","id":43,"method":"nope"}'
+expect_jq '.id == 43 and .error.code == -32601' "an unknown method is -32601"
+request POST /mcp -H 'Content-Type: text/plain' --data-binary '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+expect_status 415 "text/plain"
+rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}' -H 'Accept: text/event-stream'
+expect_status 406 "Accept: text/event-stream"
+rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}' -H 'MCP-Protocol-Version: banana'
+expect_status 400 "MCP-Protocol-Version: banana"
+request DELETE /mcp
+expect_status 405 "DELETE /mcp"
+expect_header Allow '^POST$' "DELETE /mcp: Allow: POST"
+
+section "configuration and shutdown"
+expect_exit 1 "MCP_SERVER_URL=notaurl stops step4" timeout 10 env MCP_SERVER_URL=notaurl "$BIN/step4" --port 0
+expect_output 'MCP_SERVER_URL' "the message names MCP_SERVER_URL"
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID"
+rc=$?
+if [ "$rc" -eq 0 ]; then pass "SIGTERM: exit status 0"; else fail "SIGTERM: exit status $rc"; fi
+
+finish
