@@ -6,11 +6,15 @@
 //! `server::run`), and returns a [`TestServer`] that knows its base URL and has a client without
 //! proxies. Each test then reads Arrange / Act / Assert.
 
+mod auth_fixture;
 mod step1;
 mod step10;
 mod step2;
 mod step3;
 mod step4;
+mod step6;
+mod step7;
+mod step8;
 mod step9;
 
 use axum::Router;
