@@ -51,10 +51,10 @@ pub struct KeyArgs {
 /// Flags for token validation (step 6 on).
 #[derive(clap::Args, Debug, Clone)]
 pub struct TokenArgs {
-    /// Expected `iss` (default: MCP_SERVER_URL, the local issuer).
+    /// Expected `iss` (steps 6–8: MCP_SERVER_URL, the local issuer; steps 9–10: <KEYCLOAK_URL>/realms/<realm>).
     #[arg(long = "jwt-issuer", env = "JWT_ISSUER")]
     pub issuer: Option<String>,
-    /// Expected member of `aud` (default: MCP_SERVER_URL + /mcp, the canonical resource URI).
+    /// Expected member of `aud` (steps 6–8: MCP_SERVER_URL + /mcp, the canonical resource URI; steps 9–10: echo-mcp-server).
     #[arg(long = "jwt-audience", env = "JWT_AUDIENCE")]
     pub audience: Option<String>,
 }
@@ -361,6 +361,16 @@ impl Challenge {
                 .insert(header::WWW_AUTHENTICATE, value);
         }
         response
+    }
+}
+
+impl std::fmt::Display for AuthError {
+    /// `invalid_token: token expired` — the RFC 6750 code and the reason (never the token).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code_and_description() {
+            Some((code, description)) => write!(f, "{code}: {description}"),
+            None => write!(f, "no bearer token"),
+        }
     }
 }
 

@@ -27,7 +27,7 @@ pub enum ConfigError {
         why: String,
     },
     /// A value that must be given was not.
-    #[error("{0} is required")]
+    #[error("missing: {0}")]
     Missing(&'static str),
 }
 
@@ -69,7 +69,7 @@ mod tests {
     #[test]
     fn fatal_errors_print_one_line() {
         let fatal = Fatal::from(ConfigError::Missing("JWT_ISSUER"));
-        assert_eq!(format!("{fatal:?}"), "JWT_ISSUER is required");
+        assert_eq!(format!("{fatal:?}"), "missing: JWT_ISSUER");
         let chained = Fatal::from(anyhow::anyhow!("inner").context("outer"));
         assert_eq!(format!("{chained:?}"), "outer: inner");
     }

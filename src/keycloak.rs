@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use clap::ArgMatches;
 use serde_json::{Value, json};
 
-use crate::bearer_auth::{self, KeySource, TokenValidator};
+use crate::bearer_auth::{self, AuthError, KeySource, TokenValidator};
 use crate::config::ConfigError;
 use crate::env_config::{EnvFile, Resolver};
 use crate::identity::Identity;
@@ -157,6 +157,18 @@ fn check_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
     Ok(raw.trim().trim_end_matches('/').to_string())
 }
 
+/// Flags for step 10's key cache. Plain strings so that the resolver can also take them from the
+/// env file; [`resolve_server_config`] parses them.
+#[derive(clap::Args, Debug, Clone)]
+pub struct JwksArgs {
+    /// Background JWKS refresh period, in seconds (default 300).
+    #[arg(long = "jwks-refresh", env = "JWKS_REFRESH_SECONDS")]
+    pub jwks_refresh: Option<String>,
+    /// Least time between refetches triggered by unknown `kid`s, in seconds (default 10).
+    #[arg(long = "jwks-min-refetch", env = "JWKS_MIN_REFETCH_SECONDS")]
+    pub jwks_min_refetch: Option<String>,
+}
+
 /// Step 10's resolved configuration.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -166,12 +178,14 @@ pub struct ServerConfig {
     pub keycloak: KeycloakConfig,
     /// Origin/Host allow-lists.
     pub guard: GuardArgs,
+    /// Key cache timing.
+    pub cache: CacheSettings,
     /// The printout: each value and where it came from (no secrets).
     pub report: String,
 }
 
 /// Resolves step 10's settings: `matches` from a command that flattens `ServerArgs`,
-/// [`KeycloakArgs`] and `TokenArgs`; `env_file` from `--env`.
+/// [`KeycloakArgs`], `TokenArgs` and [`JwksArgs`]; `env_file` from `--env`.
 pub fn resolve_server_config(
     matches: &ArgMatches,
     env_file: Option<&Path>,
@@ -187,10 +201,30 @@ pub fn resolve_server_config(
         allow_origins: r.list("allow_origins", "ALLOWED_ORIGINS"),
         allow_hosts: r.list("allow_hosts", "ALLOWED_HOSTS"),
     };
+    let seconds = |r: &mut Resolver<'_>, id: &str, name: &'static str, default: u64| {
+        let raw = r
+            .value(id, name, Some(default.to_string()))
+            .unwrap_or_default();
+        raw.trim()
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| ConfigError::Invalid {
+                name,
+                value: raw.clone(),
+                why: "a whole number of seconds is expected".into(),
+            })
+    };
+    let cache = CacheSettings {
+        refresh_every: seconds(&mut r, "jwks_refresh", "JWKS_REFRESH_SECONDS", 300)?
+            .max(Duration::from_secs(1)),
+        min_refetch: seconds(&mut r, "jwks_min_refetch", "JWKS_MIN_REFETCH_SECONDS", 10)?,
+        ..CacheSettings::default()
+    };
     Ok(ServerConfig {
         public_url,
         keycloak,
         guard,
+        cache,
         report: r.report(),
     })
 }
@@ -290,11 +324,19 @@ pub async fn apply_realm(
         .send()
         .await
         .map_err(|e| format!("POST {token_url}: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!(
-            "admin login failed (HTTP {}): check KEYCLOAK_ADMIN_USER / KEYCLOAK_ADMIN_PASSWORD",
-            response.status()
-        ));
+    match response.status().as_u16() {
+        200..=299 => {}
+        404 => {
+            return Err(format!(
+                "admin login failed (HTTP 404 Not Found): {token_url} does not exist; --apply needs a real Keycloak (the stand-in has no Admin REST API)"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "admin login failed (HTTP {}): check KEYCLOAK_ADMIN_USER / KEYCLOAK_ADMIN_PASSWORD",
+                response.status()
+            ));
+        }
     }
     let body: Value = response
         .json()
@@ -475,6 +517,8 @@ pub async fn verify_realm(client: &reqwest::Client, config: &KeycloakConfig) -> 
     checks.extend(verify_registration(client, &registration_endpoint).await);
 
     let cache = JwksCache::new(&config.issuer, CacheSettings::default());
+    // Load the keys now, so that a token's kid is looked up in a filled cache.
+    let _ = cache.refresh().await;
     let validator = TokenValidator::new(KeySource::Remote(cache), &config.issuer, &config.audience);
     let token_endpoint = text("token_endpoint");
     for user in DEMO_USERS {
@@ -622,12 +666,23 @@ async fn verify_user(
             identity
         }
         Err(e) => {
+            let fix = match &e {
+                AuthError::KeysUnavailable => {
+                    "the realm's keys could not be fetched: JWT_ISSUER must be the issuer in Keycloak's discovery document"
+                }
+                AuthError::InvalidToken(why) if why.contains("issuer") => {
+                    "set JWT_ISSUER to the iss Keycloak writes (<KEYCLOAK_URL>/realms/<realm> as clients see it)"
+                }
+                _ => {
+                    "each MCP client scope needs an audience mapper adding echo-mcp-server (JWT_AUDIENCE)"
+                }
+            };
             checks.push(Check::new(
                 format!("{who}: token verifies (sig, iss, aud)"),
                 "valid",
-                format!("{e:?}"),
+                e.to_string(),
                 false,
-                "each MCP client scope needs an audience mapper adding echo-mcp-server (JWT_AUDIENCE)",
+                fix,
             ));
             return checks;
         }

@@ -113,6 +113,10 @@ check "JWKS: one RS256 signing key with kid, n, e" \
   "$WORK/jwks.json"
 check "JWKS: an encryption key (use enc) as Keycloak publishes" '[.keys[] | select(.use == "enc")] | length == 1' "$WORK/jwks.json"
 check "JWKS: no private members" '[.keys[] | has("d") or has("p") or has("q")] | any | not' "$WORK/jwks.json"
+curl -s "$OIDC/certs" >/dev/null
+curl -s "$OIDC/certs" >"$WORK/jwks3.json"
+check "JWKS: the same set on the third fetch (no key added per request)" \
+  "(.keys | length == 2) and ([.keys[].kid] | unique | length == 2)" "$WORK/jwks3.json"
 
 # ---------------------------------------------------- password grant
 # password_token USER PASSWORD SCOPE -> writes $WORK/tok-USER.json and .hdr/.claims

@@ -768,7 +768,8 @@ server.listen(listenPort, opts.host, () => {
     }
     if (ctx.oidc?.route === 'jwks' && ctx.status === 200 && ctx.body?.keys) {
       // Keycloak also publishes its encryption key; oidc-provider has no use for one here.
-      ctx.body.keys.push(publicEncryptionJwk);
+      // A new object each time: oidc-provider caches its body, and pushing into it would grow the set.
+      ctx.body = { ...ctx.body, keys: [...ctx.body.keys, publicEncryptionJwk] };
     }
     if (ctx.oidc?.route === 'registration' && ctx.status === 201 && ctx.body) {
       const kc = registrationClientState.get(ctx);

@@ -12,7 +12,6 @@
 //!   -d 'scope=openid mcp:read mcp:tools' | jq -r .access_token)
 //! ```
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use mcp_auth_steps::bearer_auth::{BearerAuth, Challenge, KeySource, TokenArgs, TokenValidator};
@@ -20,8 +19,8 @@ use mcp_auth_steps::catalog::Catalog;
 use mcp_auth_steps::config::Fatal;
 use mcp_auth_steps::dispatch::McpService;
 use mcp_auth_steps::health::Health;
-use mcp_auth_steps::jwks_cache::{CacheSettings, JwksCache};
-use mcp_auth_steps::keycloak::{self, KeycloakArgs};
+use mcp_auth_steps::jwks_cache::JwksCache;
+use mcp_auth_steps::keycloak::{self, JwksArgs, KeycloakArgs};
 use mcp_auth_steps::lifecycle::ServerInfo;
 use mcp_auth_steps::origin_guard::OriginGuard;
 use mcp_auth_steps::policy::Policy;
@@ -40,20 +39,8 @@ struct Args {
     keycloak: KeycloakArgs,
     #[command(flatten)]
     token: TokenArgs,
-    /// Background JWKS refresh period, in seconds.
-    #[arg(
-        long = "jwks-refresh",
-        env = "JWKS_REFRESH_SECONDS",
-        default_value_t = 300
-    )]
-    jwks_refresh: u64,
-    /// Least time between refetches triggered by unknown `kid`s, in seconds.
-    #[arg(
-        long = "jwks-min-refetch",
-        env = "JWKS_MIN_REFETCH_SECONDS",
-        default_value_t = 10
-    )]
-    jwks_min_refetch: u64,
+    #[command(flatten)]
+    jwks: JwksArgs,
 }
 
 #[tokio::main]
@@ -71,12 +58,7 @@ async fn main() -> Result<(), Fatal> {
         &config.keycloak.audience,
     );
 
-    let settings = CacheSettings {
-        refresh_every: Duration::from_secs(args.jwks_refresh.max(1)),
-        min_refetch: Duration::from_secs(args.jwks_min_refetch),
-        ..CacheSettings::default()
-    };
-    let cache = JwksCache::new(issuer, settings);
+    let cache = JwksCache::new(issuer, config.cache);
     cache.start().await;
     let challenge = Challenge {
         resource_metadata: Some(metadata::prm_url(public_url)),

@@ -1,0 +1,373 @@
+#!/usr/bin/env bash
+# Step 10: the MCP server trusts Keycloak. Configuration precedence (flag > environment > env file >
+# default) read from the printout and seen in behaviour; /health and the JWKS cache; the policy
+# matrix with real Keycloak-shaped tokens; RFC 9728 metadata naming Keycloak; a dynamically
+# registered client's authorization-code + PKCE token; the issuer going away (last good keys kept,
+# key rotation picked up on an unknown kid, 503 + Retry-After when no key can be had); CORS; no
+# token in any log. Uses a real Keycloak when one answers at ${KEYCLOAK_URL:-http://localhost:8080}
+# for the main server; the flows that need --auto-login or stopping the issuer always use stand-ins.
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/keycloak_lib.sh
+source "$(dirname "$0")/keycloak_lib.sh"
+
+build_once
+# shellcheck disable=SC2119  # no stand-in arguments here
+start_keycloak_or_standin
+ISS="$KC_ISSUER"
+PUBLIC=http://localhost:9000
+PRM_URL="$PUBLIC/.well-known/oauth-protected-resource/mcp"
+REALM_FILE="$ROOT/env/keycloak/mcp-realm.json"
+
+# re TEXT: TEXT as an extended regular expression that matches it literally.
+# shellcheck disable=SC2016
+re() { printf '%s' "$1" | sed 's/[][\.*^$()+?{}|/]/\\&/g'; }
+# auth_rpc TOKEN JSON: POST /mcp with a bearer token.
+auth_rpc() { rpc "$2" -H "Authorization: Bearer $1" -H 'MCP-Protocol-Version: 2025-11-25'; }
+health() { request GET /health; }
+# jwt_edit TOKEN HEADER_PATCH PAYLOAD_PATCH: the token with JSON members replaced (signature kept).
+jwt_edit() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import base64, json, sys
+token, header_patch, payload_patch = sys.argv[1:4]
+h, p, s = token.split('.')
+dec = lambda x: json.loads(base64.urlsafe_b64decode(x + '=' * (-len(x) % 4)))
+enc = lambda o: base64.urlsafe_b64encode(json.dumps(o, separators=(',', ':')).encode()).rstrip(b'=').decode()
+header, payload = dec(h), dec(p)
+header.update(json.loads(header_patch))
+payload.update(json.loads(payload_patch))
+print(enc(header) + '.' + enc(payload) + '.' + s)
+PY
+}
+# JSON-RPC bodies of the four policed methods; $1 is the id.
+body_for() {
+  case "$2" in
+    tools/list) printf '{"jsonrpc":"2.0","id":%s,"method":"tools/list"}' "$1" ;;
+    tools/call) printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}' "$1" ;;
+    prompts/list) printf '{"jsonrpc":"2.0","id":%s,"method":"prompts/list"}' "$1" ;;
+    prompts/get) printf '{"jsonrpc":"2.0","id":%s,"method":"prompts/get","params":{"name":"echo_prompt","arguments":{"message":"hi"}}}' "$1" ;;
+  esac
+}
+# cell WHO TOKEN METHOD ID 200|SCOPE [PRM_URL]: one cell of the policy matrix, asserted exactly.
+cell() {
+  local who="$1" token="$2" method="$3" id="$4" want="$5" prm="${6:-$PRM_URL}"
+  auth_rpc "$token" "$(body_for "$id" "$method")"
+  if [ "$want" = 200 ]; then
+    expect_status 200 "$who $method allowed"
+    case "$method" in
+      tools/list) expect_jq ".id == $id and ([.result.tools[].name] | index(\"echo\") != null)" "$who $method: result lists echo, id $id echoed" ;;
+      tools/call) expect_jq ".id == $id and .result.isError == false and .result.structuredContent.text == \"hi\"" "$who $method: echo says hi, id $id echoed" ;;
+      prompts/list) expect_jq ".id == $id and [.result.prompts[].name] == [\"echo_prompt\"]" "$who $method: result lists echo_prompt, id $id echoed" ;;
+      prompts/get) expect_jq ".id == $id and .result.messages[0].content.text == \"Please echo: hi\"" "$who $method: prompt rendered, id $id echoed" ;;
+    esac
+  else
+    expect_status 403 "$who $method denied"
+    expect_header WWW-Authenticate "^Bearer error=\"insufficient_scope\", scope=\"$(re "$want")\", resource_metadata=\"$(re "$prm")\"" \
+      "$who $method: challenge insufficient_scope, scope=\"$want\", resource_metadata"
+    expect_jq ".id == $id and .error.code == -32003 and (.error.data.required_scope | index(\"$want\") != null) and (has(\"result\") | not)" \
+      "$who $method: JSON-RPC error -32003, id $id echoed, needs $want"
+  fi
+}
+keys_state() { health; expect_jq "$1" "$2"; }
+# expect_output_in FILE TEXT DESCRIPTION: FILE contains TEXT.
+expect_output_in() { if grep -Fq -- "$2" "$1"; then pass "$3"; else fail "$3: no '$2'"; fi; }
+
+# ---------------------------------------------------------------------------------------------
+section "start: the effective configuration, printed with its sources"
+start_server step10 --jwks-min-refetch 3600
+MAIN="$BASE"; MAIN_LOG="$SERVER_LOG"
+expect_config "$MAIN_LOG" MCP_SERVER_URL "$PUBLIC" default "MCP_SERVER_URL default"
+expect_config "$MAIN_LOG" KEYCLOAK_URL "$KEYCLOAK_URL" environment "KEYCLOAK_URL from the environment"
+expect_config "$MAIN_LOG" KEYCLOAK_REALM mcp-realm default "KEYCLOAK_REALM default"
+expect_config "$MAIN_LOG" JWT_ISSUER "$ISS" default "JWT_ISSUER derived: <KEYCLOAK_URL>/realms/<realm>"
+expect_config "$MAIN_LOG" JWT_AUDIENCE echo-mcp-server default "JWT_AUDIENCE default"
+
+section "/health reports the issuer's keys"
+health
+expect_status 200 "/health"
+expect_jq '.status == "healthy" and .step == 10 and .auth_required == true' "/health: healthy, step 10, auth_required"
+expect_jq '.issuer_keys.state == "ok" and .issuer_keys.keys >= 1' "/health: issuer_keys.state ok, keys >= 1"
+expect_jq ".issuer_keys.jwks_uri == \"$ISS/protocol/openid-connect/certs\"" "/health: jwks_uri found by OIDC discovery"
+expect_jq '.issuer_keys.fetches == 1 and (.issuer_keys | has("last_error") | not)' "/health: one JWKS fetch at start, no error"
+
+section "no token, bad tokens"
+rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+expect_status 401 "no token"
+expect_header WWW-Authenticate "^Bearer realm=\"mcp\", resource_metadata=\"$(re "$PRM_URL")\", scope=\"mcp:read mcp:tools mcp:prompts\"\$" \
+  "401 challenge: resource_metadata=\"$PRM_URL\" and scope, no error code"
+expect_jq '.error == "unauthorized"' "401 body: error unauthorized"
+rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}' -H 'Authorization: Bearer not-a-jwt'
+expect_status 401 "a token that is not a JWT"
+expect_header WWW-Authenticate 'error="invalid_token", error_description="malformed token"' "challenge: invalid_token, malformed token"
+
+T_ADMIN="$(kc_token mcp-admin admin123)" || exit 1
+T_USER="$(kc_token mcp-user user123)" || exit 1
+T_RO="$(kc_token mcp-readonly readonly123)" || exit 1
+
+auth_rpc "$(jwt_edit "$T_RO" '{}' '{"scope":"openid mcp:read mcp:tools mcp:prompts"}')" '{"jsonrpc":"2.0","id":2,"method":"ping"}'
+expect_status 401 "mcp-readonly's token with scopes added to its payload"
+expect_jq '.error == "invalid_token" and .error_description == "signature verification failed"' "body: invalid_token, signature verification failed"
+auth_rpc "$(jwt_edit "$T_USER" '{"kid":"kid-nobody-has"}' '{}')" '{"jsonrpc":"2.0","id":3,"method":"ping"}'
+expect_status 401 "a token naming an unknown kid"
+expect_jq '.error == "invalid_token" and .error_description == "unknown signing key (kid)"' "body: invalid_token, unknown signing key (kid)"
+auth_rpc "$(jwt_edit "$T_USER" '{"kid":"another-unknown-kid"}' '{}')" '{"jsonrpc":"2.0","id":4,"method":"ping"}'
+expect_status 401 "a second unknown kid"
+keys_state '.issuer_keys.fetches == 1' "unknown kids within --jwks-min-refetch caused no extra JWKS fetch (rate limit)"
+auth_rpc "$(jwt_edit "$T_USER" '{"alg":"HS256"}' '{}')" '{"jsonrpc":"2.0","id":5,"method":"ping"}'
+expect_status 401 "a token whose header says HS256"
+expect_jq '.error_description == "algorithm HS256 is not accepted (RS256 only)"' "body: only RS256 is accepted"
+
+section "protected resource metadata names Keycloak (RFC 9728); no AS metadata here"
+request GET /.well-known/oauth-protected-resource/mcp
+expect_status 200 "PRM at the path-inserted location"
+expect_jq ".resource == \"$PUBLIC/mcp\"" "PRM resource == MCP_SERVER_URL + /mcp"
+expect_jq ".authorization_servers == [\"$ISS\"]" "PRM authorization_servers == [issuer]"
+expect_jq '.scopes_supported == ["mcp:read","mcp:tools","mcp:prompts"]' "PRM scopes_supported: the three MCP scopes"
+expect_jq '.bearer_methods_supported == ["header"]' "PRM bearer_methods_supported: header"
+request GET /.well-known/oauth-protected-resource
+expect_status 200 "PRM at the root location"
+expect_jq ".resource == \"$PUBLIC/mcp\" and .authorization_servers == [\"$ISS\"]" "root PRM: same resource and issuer"
+request GET /.well-known/oauth-authorization-server
+expect_status 404 "no /.well-known/oauth-authorization-server on step10 (the AS is Keycloak)"
+request GET /.well-known/jwks.json
+expect_status 404 "no local JWKS on step10"
+
+section "policy matrix: Keycloak users x methods"
+cell mcp-admin "$T_ADMIN" tools/list 101 200
+cell mcp-admin "$T_ADMIN" tools/call 102 200
+cell mcp-admin "$T_ADMIN" prompts/list 103 200
+cell mcp-admin "$T_ADMIN" prompts/get 104 200
+cell mcp-user "$T_USER" tools/list 201 200
+cell mcp-user "$T_USER" tools/call 202 200
+cell mcp-user "$T_USER" prompts/list 203 200
+cell mcp-user "$T_USER" prompts/get 204 mcp:prompts
+cell mcp-readonly "$T_RO" tools/list 301 200
+cell mcp-readonly "$T_RO" tools/call 302 mcp:tools
+cell mcp-readonly "$T_RO" prompts/list 303 200
+cell mcp-readonly "$T_RO" prompts/get 304 mcp:prompts
+auth_rpc "$T_RO" '{"jsonrpc":"2.0","id":"p","method":"ping"}'
+expect_status 200 "mcp-readonly ping (any valid token)"
+expect_jq '.id == "p" and .result == {}' "ping result {}"
+keys_state '.issuer_keys.fetches == 1' "14 authenticated requests, still one JWKS fetch (cache hits)"
+
+section "whoami: what the server took from Keycloak's claims"
+auth_rpc "$T_USER" '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{}}}'
+expect_status 200 "mcp-user whoami"
+USER_SUB="$(jq -r '.users[] | select(.username == "mcp-user") | .id' "$REALM_FILE")"
+expect_jq ".result.structuredContent | .username == \"mcp-user\" and .subject == \"$USER_SUB\" and .client_id == \"mcp-test-client\"" \
+  "whoami: username mcp-user, sub from the realm file, client mcp-test-client"
+# (A real Keycloak adds its default realm roles, e.g. default-roles-mcp-realm, to realm_access.)
+expect_jq '.result.structuredContent.roles | index("read-only") != null and index("tools") != null and index("prompts") == null and index("admin") == null' \
+  "whoami: roles read-only and tools (resource_access.echo-mcp-server), not prompts or admin"
+expect_jq '[.result.structuredContent.scopes[] | select(startswith("mcp:"))] == ["mcp:read","mcp:tools"]' "whoami: MCP scopes mcp:read mcp:tools"
+auth_rpc "$T_ADMIN" '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"whoami","arguments":{}}}'
+expect_jq '.result.structuredContent.roles | index("admin") != null' "whoami mcp-admin: realm role admin (realm_access.roles)"
+
+section "CORS: the Inspector's origin (http://localhost:6274)"
+request OPTIONS /mcp -H 'Origin: http://localhost:6274' -H 'Access-Control-Request-Method: POST' \
+  -H 'Access-Control-Request-Headers: authorization,content-type,mcp-protocol-version'
+expect_status 200 "preflight answered before auth"
+expect_header Access-Control-Allow-Origin '^http://localhost:6274$' "preflight: Access-Control-Allow-Origin echoes the origin"
+expect_header Access-Control-Allow-Headers 'authorization' "preflight: Authorization allowed"
+expect_header Access-Control-Allow-Headers 'mcp-protocol-version' "preflight: MCP-Protocol-Version allowed"
+expect_header Access-Control-Allow-Methods 'POST' "preflight: POST allowed"
+rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}' -H 'Origin: http://localhost:6274'
+expect_status 401 "cross-origin POST without a token"
+expect_header Access-Control-Expose-Headers '(^|, *)www-authenticate' "401 exposes WWW-Authenticate to the page"
+request OPTIONS /mcp -H 'Origin: http://evil.example' -H 'Access-Control-Request-Method: POST'
+expect_status 403 "preflight from http://evil.example refused by the Origin guard"
+expect_no_header Access-Control-Allow-Origin "no Access-Control-Allow-Origin for http://evil.example"
+
+# ---------------------------------------------------------------------------------------------
+section "precedence: env file > default"
+closed="$(free_port)"
+FILE1="$WORK/step10-file.env"
+printf 'KEYCLOAK_URL=%s\nMCP_SERVER_URL=http://localhost:9555\nJWT_AUDIENCE=from-file\nJWKS_REFRESH_SECONDS=120\n' "$KEYCLOAK_URL" >"$FILE1"
+saved_url="$KEYCLOAK_URL"; unset KEYCLOAK_URL
+start_server step10 --env "$FILE1"
+export KEYCLOAK_URL="$saved_url"
+expect_output_in "$SERVER_LOG" "env file: $FILE1" "printout names the env file"
+expect_config "$SERVER_LOG" KEYCLOAK_URL "$KEYCLOAK_URL" "env file" "KEYCLOAK_URL from the file"
+expect_config "$SERVER_LOG" MCP_SERVER_URL http://localhost:9555 "env file" "MCP_SERVER_URL from the file beats the default"
+expect_config "$SERVER_LOG" JWT_AUDIENCE from-file "env file" "JWT_AUDIENCE from the file beats the default"
+expect_config "$SERVER_LOG" JWKS_REFRESH_SECONDS 120 "env file" "JWKS_REFRESH_SECONDS from the file"
+expect_config "$SERVER_LOG" JWKS_MIN_REFETCH_SECONDS 10 default "JWKS_MIN_REFETCH_SECONDS default"
+expect_config "$SERVER_LOG" JWT_ISSUER "$ISS" default "JWT_ISSUER still derived"
+auth_rpc "$T_USER" "$(body_for 11 tools/list)"
+expect_status 401 "audience from the file: Keycloak's token is refused"
+expect_jq '.error == "invalid_token" and .error_description == "unexpected audience"' "body: invalid_token, unexpected audience"
+expect_header WWW-Authenticate "error=\"invalid_token\", error_description=\"unexpected audience\", resource_metadata=\"http://localhost:9555/\\.well-known/oauth-protected-resource/mcp\"" \
+  "challenge built from the file's MCP_SERVER_URL"
+request GET /.well-known/oauth-protected-resource/mcp
+expect_jq '.resource == "http://localhost:9555/mcp"' "PRM resource from the file's MCP_SERVER_URL"
+stop_server "$SERVER_PID"
+
+section "precedence: environment > env file"
+FILE2="$WORK/step10-file2.env"
+printf 'KEYCLOAK_URL=http://127.0.0.1:%s\nMCP_SERVER_URL=http://localhost:9555\nJWT_AUDIENCE=from-file\n' "$closed" >"$FILE2"
+MCP_SERVER_URL=http://localhost:9666 JWT_AUDIENCE=from-env start_server step10 --env "$FILE2"
+expect_config "$SERVER_LOG" KEYCLOAK_URL "$KEYCLOAK_URL" environment "KEYCLOAK_URL: environment beats the file's dead URL"
+expect_config "$SERVER_LOG" MCP_SERVER_URL http://localhost:9666 environment "MCP_SERVER_URL: environment beats the file"
+expect_config "$SERVER_LOG" JWT_AUDIENCE from-env environment "JWT_AUDIENCE: environment beats the file"
+keys_state '.issuer_keys.state == "ok"' "keys fetched from the environment's KEYCLOAK_URL, not the file's"
+auth_rpc "$T_USER" "$(body_for 12 tools/list)"
+expect_status 401 "audience from the environment: still the wrong audience"
+expect_jq '.error_description == "unexpected audience"' "body: unexpected audience"
+stop_server "$SERVER_PID"
+
+section "precedence: flag > environment"
+MCP_SERVER_URL=http://localhost:9666 JWT_AUDIENCE=from-env start_server step10 --env "$FILE2" \
+  --jwt-audience echo-mcp-server --mcp-server-url http://localhost:9777
+expect_config "$SERVER_LOG" JWT_AUDIENCE echo-mcp-server flag "JWT_AUDIENCE: flag beats the environment"
+expect_config "$SERVER_LOG" MCP_SERVER_URL http://localhost:9777 flag "MCP_SERVER_URL: flag beats the environment"
+cell "mcp-user (audience fixed by the flag)" "$T_USER" tools/list 13 200
+cell "mcp-user (audience fixed by the flag)" "$T_USER" prompts/get 14 mcp:prompts "http://localhost:9777/.well-known/oauth-protected-resource/mcp"
+stop_server "$SERVER_PID"
+
+if [ "$KC_MODE" = standin ]; then
+  section "issuer mismatch: JWT_ISSUER says 127.0.0.1, Keycloak says localhost"
+  WRONG_ISS="${ISS/localhost/127.0.0.1}"
+  start_server step10 --jwt-issuer "$WRONG_ISS"
+  health
+  expect_jq '.issuer_keys.state == "unavailable" and .issuer_keys.keys == 0' "/health: issuer_keys unavailable"
+  expect_jq ".issuer_keys.last_error == \"$WRONG_ISS/.well-known/openid-configuration names issuer \\\"$ISS\\\", expected \\\"$WRONG_ISS\\\"\"" \
+    "/health last_error: discovery names another issuer"
+  auth_rpc "$T_USER" "$(body_for 15 tools/list)"
+  expect_status 503 "a valid Keycloak token while the issuer is misconfigured"
+  stop_server "$SERVER_PID"
+fi
+
+section "bad configuration stops step10 at start"
+expect_exit 1 "--env with a missing file" timeout 10 "$BIN/step10" --port 0 --env "$WORK/missing.env"
+expect_output "env file $WORK/missing.env: No such file or directory" "message names the missing env file"
+printf 'THIS LINE IS NOT KEY=VALUE\n' >"$WORK/broken.env"
+expect_exit 1 "--env with a malformed line" timeout 10 "$BIN/step10" --port 0 --env "$WORK/broken.env"
+expect_output "env file $WORK/broken.env: Error parsing line" "message names the malformed env file"
+expect_exit 1 "JWKS_MIN_REFETCH_SECONDS that is not a number" timeout 10 env JWKS_MIN_REFETCH_SECONDS=soon "$BIN/step10" --port 0
+expect_output 'JWKS_MIN_REFETCH_SECONDS: "soon" is not valid: a whole number of seconds is expected' "message names JWKS_MIN_REFETCH_SECONDS"
+KEYCLOAK_URL=notaurl expect_exit 1 "KEYCLOAK_URL=notaurl" timeout 10 "$BIN/step10" --port 0
+expect_output 'KEYCLOAK_URL: "notaurl" is not valid' "message names KEYCLOAK_URL"
+expect_exit 1 "--jwt-issuer not-a-url" timeout 10 "$BIN/step10" --port 0 --jwt-issuer not-a-url
+expect_output 'JWT_ISSUER: "not-a-url" is not valid' "message names JWT_ISSUER"
+expect_exit 1 "MCP_SERVER_URL with a query" timeout 10 "$BIN/step10" --port 0 --mcp-server-url 'http://localhost:9000/?x=1'
+expect_output 'MCP_SERVER_URL: "http://localhost:9000/\?x=1" is not valid: a query or fragment is not allowed' "message names MCP_SERVER_URL"
+
+# ---------------------------------------------------------------------------------------------
+section "a dynamically registered client (RFC 7591) + authorization code + PKCE"
+start_standin --auto-login mcp-user
+S2="$STANDIN_URL"; S2_ISS="$STANDIN_ISSUER"; S2_PID="$STANDIN_PID"; S2_PORT="${S2##*:}"
+curl -sS --max-time 5 -o "$WORK/s2-discovery.json" "$S2_ISS/.well-known/openid-configuration"
+REG_EP="$(jq -r '.registration_endpoint // empty' "$WORK/s2-discovery.json")"
+AUTH_EP="$(jq -r .authorization_endpoint "$WORK/s2-discovery.json")"
+TOKEN_EP="$(jq -r .token_endpoint "$WORK/s2-discovery.json")"
+if [ -n "$REG_EP" ] && jq -e '.code_challenge_methods_supported | index("S256") != null' "$WORK/s2-discovery.json" >/dev/null; then
+  pass "discovery: registration_endpoint and S256 advertised"
+else
+  fail "discovery: registration_endpoint and S256 advertised"
+fi
+KEYCLOAK_URL="$S2" start_server step10 --jwks-min-refetch 0
+D="$BASE"
+CB="http://127.0.0.1:$(free_port)/callback"
+BASE="$S2"   # request() talks to $BASE$path; here the whole URL is given as the path
+request POST "${REG_EP#"$S2"}" -H 'Content-Type: application/json' --data-binary \
+  "{\"client_name\":\"test_step10\",\"redirect_uris\":[\"$CB\"],\"grant_types\":[\"authorization_code\"],\"response_types\":[\"code\"],\"token_endpoint_auth_method\":\"none\",\"scope\":\"mcp:read mcp:tools\"}"
+expect_status 201 "anonymous registration with a loopback redirect URI"
+expect_jq '(.client_id | length) > 0 and .token_endpoint_auth_method == "none" and (has("client_secret") | not)' "registered: a public client (auth method none, no secret)"
+CLIENT_ID="$(jq -r .client_id "$BODY")"
+VERIFIER="$(openssl rand -base64 60 | tr -d '=+/\n' | cut -c1-64)"
+CHALLENGE="$(printf '%s' "$VERIFIER" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\n')"
+STATE="st-$(openssl rand -hex 8)"
+read -r code location <<<"$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' --max-time 10 -G "$AUTH_EP" \
+  --data-urlencode response_type=code --data-urlencode "client_id=$CLIENT_ID" --data-urlencode "redirect_uri=$CB" \
+  --data-urlencode "scope=openid mcp:read mcp:tools" --data-urlencode "state=$STATE" \
+  --data-urlencode "code_challenge=$CHALLENGE" --data-urlencode code_challenge_method=S256 \
+  --data-urlencode "resource=$PUBLIC/mcp")"
+param() { printf '%s' "$location" | sed -n "s/.*[?&]$1=\([^&]*\).*/\1/p"; }
+AUTH_CODE="$(param code)"
+if [ "$code" = 302 ] && [ "${location%%\?*}" = "$CB" ] && [ -n "$AUTH_CODE" ]; then
+  pass "authorization endpoint: 302 to the redirect URI with a code (auto-login mcp-user)"
+else
+  fail "authorization endpoint: 302 to the redirect URI with a code: HTTP $code to ${location%%\?*}"
+fi
+if [ "$(param state)" = "$STATE" ]; then pass "redirect carries the same state"; else fail "redirect carries the same state"; fi
+if [ "$(param iss)" = "$(jq -rn --arg s "$S2_ISS" '$s | @uri')" ]; then
+  pass "redirect carries iss (RFC 9207)"
+else
+  fail "redirect carries iss (RFC 9207)"
+fi
+request POST "${TOKEN_EP#"$S2"}" -d grant_type=authorization_code --data-urlencode "client_id=$CLIENT_ID" \
+  --data-urlencode "code=$AUTH_CODE" --data-urlencode "redirect_uri=$CB" --data-urlencode "code_verifier=$VERIFIER" \
+  --data-urlencode "resource=$PUBLIC/mcp"
+expect_status 200 "code exchange with the PKCE verifier"
+expect_jq '(.access_token | length) > 0 and (.token_type | ascii_downcase) == "bearer"' "token response: a bearer access token"
+T_DCR="$(jq -r .access_token "$BODY")"
+BASE="$D"
+cell "registered client (mcp-user)" "$T_DCR" tools/list 411 200
+cell "registered client (mcp-user)" "$T_DCR" tools/call 412 200
+cell "registered client (mcp-user)" "$T_DCR" prompts/list 413 200
+cell "registered client (mcp-user)" "$T_DCR" prompts/get 414 mcp:prompts
+auth_rpc "$T_DCR" '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"whoami","arguments":{}}}'
+expect_jq ".result.structuredContent | .subject == \"$USER_SUB\" and .client_id == \"$CLIENT_ID\" and (has(\"username\") | not) and .roles == []" \
+  "whoami: sub of mcp-user, azp the registered client, no preferred_username, no roles (Keycloak's DCR token shape)"
+expect_jq '[.result.structuredContent.scopes[] | select(startswith("mcp:"))] == ["mcp:read","mcp:tools"]' "whoami: the scopes the client registered and asked for"
+keys_state '.issuer_keys.fetches == 1' "one JWKS fetch so far on this server"
+BASE="$MAIN"
+auth_rpc "$T_DCR" "$(body_for 16 tools/list)"
+expect_status 401 "the other issuer's token on the main server"
+expect_jq '.error_description == "unknown signing key (kid)"' "body: unknown signing key (kid)"
+
+section "unknown kid: refetched at once (--jwks-min-refetch 0)"
+BASE="$D"
+auth_rpc "$T_USER" "$(body_for 17 tools/list)"
+expect_status 401 "a token signed by another issuer's key"
+keys_state '.issuer_keys.fetches == 2 and .issuer_keys.state == "ok"' "the unknown kid caused one refetch (fetches 1 -> 2)"
+
+section "the issuer goes away: last good keys kept"
+stop_server "$S2_PID"
+cell "registered client, stand-in stopped" "$T_DCR" tools/call 501 200
+auth_rpc "$(jwt_edit "$T_DCR" '{"kid":"kid-after-outage"}' '{}')" "$(body_for 502 tools/call)"
+expect_status 401 "an unknown kid during the outage: 401 invalid_token, not 503 (keys are known)"
+health
+expect_jq '.issuer_keys.state == "ok" and .issuer_keys.keys == 1' "/health: still ok with the cached key"
+expect_jq '.issuer_keys.last_error | startswith("GET ")' "/health: last_error records the failed refetch"
+
+section "key rotation: the restarted issuer's new kid is fetched on first sight"
+STANDIN_PORT="$S2_PORT" start_standin --auto-login mcp-user
+T_NEW="$(kc_token mcp-user user123 "openid mcp:read mcp:tools" "$S2")" || exit 1
+cell "mcp-user, token signed with the new key" "$T_NEW" tools/call 601 200
+health
+expect_jq '.issuer_keys.state == "ok" and .issuer_keys.keys == 1 and (.issuer_keys | has("last_error") | not)' "/health: new key in, error cleared"
+auth_rpc "$T_DCR" "$(body_for 602 tools/call)"
+expect_status 401 "the registered client's token, signed with the rotated-away key"
+expect_jq '.error_description == "unknown signing key (kid)"' "body: unknown signing key (kid)"
+
+section "keys unavailable: 503 + Retry-After, then recovery when the issuer appears"
+P3="$(free_port)"
+KEYCLOAK_URL="http://localhost:$P3" start_server step10 --jwks-min-refetch 1
+U="$BASE"
+health
+expect_jq '.issuer_keys.state == "unavailable" and .issuer_keys.keys == 0' "/health: issuer_keys.state unavailable, keys 0"
+expect_jq ".issuer_keys.last_error | startswith(\"GET http://localhost:$P3/realms/mcp-realm/.well-known/openid-configuration\")" "/health: last_error names the discovery URL"
+auth_rpc "$T_USER" "$(body_for 701 tools/list)"
+expect_status 503 "an authenticated request with no keys"
+expect_header Retry-After '^[0-9]+$' "503 carries Retry-After"
+expect_jq '.error == "temporarily_unavailable" and (.error_description | length) > 0' "503 body: error temporarily_unavailable"
+expect_no_header WWW-Authenticate "503 is not an invalid_token challenge"
+STANDIN_PORT="$P3" start_standin
+sleep 1.2   # past --jwks-min-refetch 1 since the last attempt
+T_P3="$(kc_token mcp-user user123 "openid mcp:read mcp:tools" "http://localhost:$P3")" || exit 1
+BASE="$U"
+cell "mcp-user, issuer back" "$T_P3" tools/call 702 200
+keys_state '.issuer_keys.state == "ok" and .issuer_keys.keys == 1' "/health: keys fetched once the issuer answered"
+
+section "no token in any log"
+n=0
+for t in "$T_ADMIN" "$T_USER" "$T_RO" "$T_DCR" "$T_NEW" "$T_P3"; do
+  n=$((n + 1))
+  expect_log_lacks "$t" "logs lack token $n of 6 (${#t} characters)"
+done
+expect_log_lacks "$VERIFIER" "logs lack the PKCE code_verifier"
+expect_log_lacks "user123" "logs lack the demo password"
+if grep -Eq 'eyJ[A-Za-z0-9_-]{10,}\.eyJ' "$WORK"/*.log; then fail "no JWT-looking string in any log"; else pass "no JWT-looking string in any log"; fi
+
+finish
