@@ -15,9 +15,11 @@
 //! | 8 | `step8` | [`policy`] (scopes and roles → 403 `insufficient_scope`) |
 //! | 9 | `step9` | [`keycloak`] (realm verification, `--apply`), [`env_config`] (flag > env > file) |
 //! | 10 | `step10` | [`jwks_cache`] (the issuer's keys, cached) |
+//! | 11 | `step11` (a client) | [`oauth_discovery`], [`registration`], [`authorization`], [`mcp_client`], [`mcp_host`], with [`http_client`] and [`trace`] |
 //!
 //! Shared by all: [`config`] (errors that stop a program at start).
 
+pub mod authorization;
 pub mod bearer_auth;
 pub mod catalog;
 pub mod config;
@@ -25,6 +27,7 @@ pub mod cors;
 pub mod dispatch;
 pub mod env_config;
 pub mod health;
+pub mod http_client;
 pub mod identity;
 pub mod jsonrpc;
 pub mod jwks;
@@ -32,9 +35,14 @@ pub mod jwks_cache;
 pub mod keycloak;
 pub mod keys;
 pub mod lifecycle;
+pub mod mcp_client;
+pub mod mcp_host;
 pub mod mcp_http;
 pub mod metadata;
+pub mod oauth_discovery;
 pub mod origin_guard;
 pub mod policy;
+pub mod registration;
 pub mod server;
 pub mod token;
+pub mod trace;

@@ -1,0 +1,113 @@
+//! Step 11 — the client side: from a bare `401` to tool calls, the way an MCP host does it.
+//!
+//! Adds: an MCP client ([`mcp_auth_steps::mcp_host`]) that reads the `401` challenge, discovers
+//! the protected resource and authorization server metadata ([`mcp_auth_steps::oauth_discovery`]),
+//! registers itself with RFC 7591 ([`mcp_auth_steps::registration`], credentials kept per issuer
+//! in `--state-dir`), runs the authorization code flow with PKCE S256, `state` and `resource`
+//! through a loopback redirect ([`mcp_auth_steps::authorization`]), then speaks Streamable HTTP
+//! ([`mcp_auth_steps::mcp_client`]): `initialize`, `tools/list`, `tools/call`, `prompts/list` —
+//! stepping up once on `403 insufficient_scope`. Every protocol step is printed as a numbered line; tokens, secrets,
+//! codes and verifiers only ever as their first characters.
+//!
+//! ```text
+//! cargo run --bin step10 -- --env env/keycloak_direct.env      # the server, trusting Keycloak
+//! cargo run --bin step11 -- --server http://localhost:9000/mcp # opens the browser to log in
+//! cargo run --bin step11 -- --headless http://localhost:9000/mcp   # AS that approves without a page
+//! ```
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use mcp_auth_steps::mcp_host::{self, HostOptions, McpHost};
+use mcp_auth_steps::trace::Trace;
+
+// No `Debug`: the struct may hold a client secret.
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Step 11: an MCP client that registers itself and runs the OAuth flow",
+    after_help = "Environment: STEP11_CLIENT_SECRET holds the secret of a --client-id client \
+                  (never a flag, so that it does not show in process lists)."
+)]
+struct Args {
+    /// The MCP endpoint (default: MCP_SERVER_URL + /mcp from the environment or --env, else
+    /// http://localhost:9000/mcp).
+    #[arg(long)]
+    server: Option<String>,
+    /// Env file to read MCP_SERVER_URL from (e.g. env/keycloak_direct.env).
+    #[arg(long = "env", value_name = "FILE")]
+    env_file: Option<PathBuf>,
+    /// The MCP endpoint, as a last argument (how the MCP conformance suite passes it).
+    #[arg(value_name = "SERVER_URL", conflicts_with = "server")]
+    server_url: Option<String>,
+    /// Scopes to ask for (space-separated), instead of the challenge's or the PRM's.
+    #[arg(long)]
+    scope: Option<String>,
+    /// Follow the authorization URL over HTTP instead of opening a browser (for authorization
+    /// servers that approve without a login page).
+    #[arg(long)]
+    headless: bool,
+    /// Loopback port for the redirect URI (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    callback_port: u16,
+    /// Where registered client credentials are kept (0700 directory, 0600 files).
+    #[arg(long, default_value = ".state/step11")]
+    state_dir: PathBuf,
+    /// `client_name` sent at registration.
+    #[arg(long, default_value = "mcp-auth-steps step11")]
+    client_name: String,
+    /// A client registered by hand: skip registration and use this client_id.
+    #[arg(long, env = "STEP11_CLIENT_ID")]
+    client_id: Option<String>,
+    /// Its secret (environment only, so it never shows in a process list).
+    #[arg(skip = std::env::var("STEP11_CLIENT_SECRET").ok())]
+    client_secret: Option<String>,
+    /// The https URL of this client's Client ID Metadata Document, used as client_id when the
+    /// authorization server accepts such URLs.
+    #[arg(long)]
+    client_metadata_url: Option<String>,
+    /// Seconds to wait for the browser to come back to the redirect URI.
+    #[arg(long, default_value_t = 300)]
+    callback_timeout: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let given = args.server_url.as_deref().or(args.server.as_deref());
+    let server = match mcp_host::resolve_server(given, args.env_file.as_deref()) {
+        Ok(url) => url,
+        Err(e) => {
+            eprintln!("step11: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = HostOptions {
+        server,
+        scope: args.scope,
+        headless: args.headless,
+        callback_port: args.callback_port,
+        state_dir: args.state_dir,
+        client_name: args.client_name,
+        client_id: args.client_id,
+        client_secret: args.client_secret.filter(|s| !s.is_empty()),
+        client_metadata_url: args.client_metadata_url,
+        callback_timeout: Duration::from_secs(args.callback_timeout),
+    };
+    let mut trace = Trace::stdout();
+    let result = match McpHost::new(options) {
+        Ok(mut host) => host.run(&mut trace).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(summary) => {
+            trace.step(format_args!("done: {summary}"));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("step11: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
