@@ -125,7 +125,7 @@ fn read(what: &'static str, path: &Path) -> Result<String, ConfigError> {
         what,
         path: path.to_path_buf(),
         why: format!(
-            "{e} (generate a demo pair with: cargo run --bin generate-token -- --generate-keys)"
+            "{e} (generate a demo pair with: cargo run --bin generate-token -- --generate-keys; --key and --public-key choose where it goes)"
         ),
     })
 }
@@ -138,6 +138,9 @@ pub fn load_public_key(path: &Path) -> Result<PublicKey, ConfigError> {
         path: path.to_path_buf(),
         why,
     };
+    if !pem.contains("-----BEGIN") {
+        return Err(bad("not an RSA public key in SPKI PEM form: no PEM block (expected -----BEGIN PUBLIC KEY-----)".into()));
+    }
     let key = RsaPublicKey::from_public_key_pem(&pem)
         .map_err(|e| bad(format!("not an RSA public key in SPKI PEM form: {e}")))?;
     PublicKey::from_rsa(&key).map_err(bad)
@@ -151,6 +154,9 @@ pub fn load_private_key(path: &Path) -> Result<SigningKey, ConfigError> {
         path: path.to_path_buf(),
         why,
     };
+    if !pem.contains("-----BEGIN") {
+        return Err(bad("not an RSA private key in PKCS#8 PEM form: no PEM block (expected -----BEGIN PRIVATE KEY-----)".into()));
+    }
     let key = RsaPrivateKey::from_pkcs8_pem(&pem)
         .map_err(|e| bad(format!("not an RSA private key in PKCS#8 PEM form: {e}")))?;
     signing_key(&key).map_err(bad)
