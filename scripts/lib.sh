@@ -99,6 +99,17 @@ rpc() {
   request POST /mcp -H 'Content-Type: application/json' --data-binary "$body" "$@"
 }
 
+# body_for METHOD ID: a JSON-RPC request for one of the four policed methods (steps 8, 10) that
+# succeeds when the caller is allowed.
+body_for() {
+  case "$1" in
+    tools/list) printf '{"jsonrpc":"2.0","id":%s,"method":"tools/list"}' "$2" ;;
+    tools/call) printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}' "$2" ;;
+    prompts/list) printf '{"jsonrpc":"2.0","id":%s,"method":"prompts/list"}' "$2" ;;
+    prompts/get) printf '{"jsonrpc":"2.0","id":%s,"method":"prompts/get","params":{"name":"echo_prompt","arguments":{"message":"hi"}}}' "$2" ;;
+  esac
+}
+
 expect_status() {
   if [ "$STATUS" = "$1" ]; then pass "$2 (HTTP $1)"; else fail "$2: expected HTTP $1, got $STATUS"; fi
 }

@@ -39,19 +39,10 @@ payload.update(json.loads(payload_patch))
 print(enc(header) + '.' + enc(payload) + '.' + s)
 PY
 }
-# JSON-RPC bodies of the four policed methods; $1 is the id.
-body_for() {
-  case "$2" in
-    tools/list) printf '{"jsonrpc":"2.0","id":%s,"method":"tools/list"}' "$1" ;;
-    tools/call) printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}' "$1" ;;
-    prompts/list) printf '{"jsonrpc":"2.0","id":%s,"method":"prompts/list"}' "$1" ;;
-    prompts/get) printf '{"jsonrpc":"2.0","id":%s,"method":"prompts/get","params":{"name":"echo_prompt","arguments":{"message":"hi"}}}' "$1" ;;
-  esac
-}
 # cell WHO TOKEN METHOD ID 200|SCOPE [PRM_URL]: one cell of the policy matrix, asserted exactly.
 cell() {
   local who="$1" token="$2" method="$3" id="$4" want="$5" prm="${6:-$PRM_URL}"
-  auth_rpc "$token" "$(body_for "$id" "$method")"
+  auth_rpc "$token" "$(body_for "$method" "$id")"
   if [ "$want" = 200 ]; then
     expect_status 200 "$who $method allowed"
     case "$method" in
@@ -193,7 +184,7 @@ expect_config "$SERVER_LOG" JWT_AUDIENCE from-file "env file" "JWT_AUDIENCE from
 expect_config "$SERVER_LOG" JWKS_REFRESH_SECONDS 120 "env file" "JWKS_REFRESH_SECONDS from the file"
 expect_config "$SERVER_LOG" JWKS_MIN_REFETCH_SECONDS 10 default "JWKS_MIN_REFETCH_SECONDS default"
 expect_config "$SERVER_LOG" JWT_ISSUER "$ISS" default "JWT_ISSUER still derived"
-auth_rpc "$T_USER" "$(body_for 11 tools/list)"
+auth_rpc "$T_USER" "$(body_for tools/list 11)"
 expect_status 401 "audience from the file: Keycloak's token is refused"
 expect_jq '.error == "invalid_token" and .error_description == "unexpected audience"' "body: invalid_token, unexpected audience"
 expect_header WWW-Authenticate "error=\"invalid_token\", error_description=\"unexpected audience\", resource_metadata=\"http://localhost:9555/\\.well-known/oauth-protected-resource/mcp\"" \
@@ -210,7 +201,7 @@ expect_config "$SERVER_LOG" KEYCLOAK_URL "$KEYCLOAK_URL" environment "KEYCLOAK_U
 expect_config "$SERVER_LOG" MCP_SERVER_URL http://localhost:9666 environment "MCP_SERVER_URL: environment beats the file"
 expect_config "$SERVER_LOG" JWT_AUDIENCE from-env environment "JWT_AUDIENCE: environment beats the file"
 keys_state '.issuer_keys.state == "ok"' "keys fetched from the environment's KEYCLOAK_URL, not the file's"
-auth_rpc "$T_USER" "$(body_for 12 tools/list)"
+auth_rpc "$T_USER" "$(body_for tools/list 12)"
 expect_status 401 "audience from the environment: still the wrong audience"
 expect_jq '.error_description == "unexpected audience"' "body: unexpected audience"
 stop_server "$SERVER_PID"
@@ -232,7 +223,7 @@ if [ "$KC_MODE" = standin ]; then
   expect_jq '.issuer_keys.state == "unavailable" and .issuer_keys.keys == 0' "/health: issuer_keys unavailable"
   expect_jq ".issuer_keys.last_error == \"$WRONG_ISS/.well-known/openid-configuration names issuer \\\"$ISS\\\", expected \\\"$WRONG_ISS\\\"\"" \
     "/health last_error: discovery names another issuer"
-  auth_rpc "$T_USER" "$(body_for 15 tools/list)"
+  auth_rpc "$T_USER" "$(body_for tools/list 15)"
   expect_status 503 "a valid Keycloak token while the issuer is misconfigured"
   stop_server "$SERVER_PID"
 fi
@@ -312,20 +303,20 @@ expect_jq ".result.structuredContent | .subject == \"$USER_SUB\" and .client_id 
 expect_jq '[.result.structuredContent.scopes[] | select(startswith("mcp:"))] == ["mcp:read","mcp:tools"]' "whoami: the scopes the client registered and asked for"
 keys_state '.issuer_keys.fetches == 1' "one JWKS fetch so far on this server"
 BASE="$MAIN"
-auth_rpc "$T_DCR" "$(body_for 16 tools/list)"
+auth_rpc "$T_DCR" "$(body_for tools/list 16)"
 expect_status 401 "the other issuer's token on the main server"
 expect_jq '.error_description == "unknown signing key (kid)"' "body: unknown signing key (kid)"
 
 section "unknown kid: refetched at once (--jwks-min-refetch 0)"
 BASE="$D"
-auth_rpc "$T_USER" "$(body_for 17 tools/list)"
+auth_rpc "$T_USER" "$(body_for tools/list 17)"
 expect_status 401 "a token signed by another issuer's key"
 keys_state '.issuer_keys.fetches == 2 and .issuer_keys.state == "ok"' "the unknown kid caused one refetch (fetches 1 -> 2)"
 
 section "the issuer goes away: last good keys kept"
 stop_server "$S2_PID"
 cell "registered client, stand-in stopped" "$T_DCR" tools/call 501 200
-auth_rpc "$(jwt_edit "$T_DCR" '{"kid":"kid-after-outage"}' '{}')" "$(body_for 502 tools/call)"
+auth_rpc "$(jwt_edit "$T_DCR" '{"kid":"kid-after-outage"}' '{}')" "$(body_for tools/call 502)"
 expect_status 401 "an unknown kid during the outage: 401 invalid_token, not 503 (keys are known)"
 health
 expect_jq '.issuer_keys.state == "ok" and .issuer_keys.keys == 1' "/health: still ok with the cached key"
@@ -337,7 +328,7 @@ T_NEW="$(kc_token mcp-user user123 "openid mcp:read mcp:tools" "$S2")" || exit 1
 cell "mcp-user, token signed with the new key" "$T_NEW" tools/call 601 200
 health
 expect_jq '.issuer_keys.state == "ok" and .issuer_keys.keys == 1 and (.issuer_keys | has("last_error") | not)' "/health: new key in, error cleared"
-auth_rpc "$T_DCR" "$(body_for 602 tools/call)"
+auth_rpc "$T_DCR" "$(body_for tools/call 602)"
 expect_status 401 "the registered client's token, signed with the rotated-away key"
 expect_jq '.error_description == "unknown signing key (kid)"' "body: unknown signing key (kid)"
 
@@ -348,7 +339,7 @@ U="$BASE"
 health
 expect_jq '.issuer_keys.state == "unavailable" and .issuer_keys.keys == 0' "/health: issuer_keys.state unavailable, keys 0"
 expect_jq ".issuer_keys.last_error | startswith(\"GET http://localhost:$P3/realms/mcp-realm/.well-known/openid-configuration\")" "/health: last_error names the discovery URL"
-auth_rpc "$T_USER" "$(body_for 701 tools/list)"
+auth_rpc "$T_USER" "$(body_for tools/list 701)"
 expect_status 503 "an authenticated request with no keys"
 expect_header Retry-After '^[0-9]+$' "503 carries Retry-After"
 expect_jq '.error == "temporarily_unavailable" and (.error_description | length) > 0' "503 body: error temporarily_unavailable"

@@ -18,15 +18,6 @@ for name in ALICE BOB ADMIN GUEST; do
   remember "$name" "${!var}"
 done
 
-# body_for METHOD ID: a request that succeeds when allowed.
-body_for() {
-  case "$1" in
-    tools/list) printf '{"jsonrpc":"2.0","id":%s,"method":"tools/list"}' "$2" ;;
-    tools/call) printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}' "$2" ;;
-    prompts/list) printf '{"jsonrpc":"2.0","id":%s,"method":"prompts/list"}' "$2" ;;
-    prompts/get) printf '{"jsonrpc":"2.0","id":%s,"method":"prompts/get","params":{"name":"echo_prompt","arguments":{"message":"hi"}}}' "$2" ;;
-  esac
-}
 
 # result_check METHOD: the jq filter a successful answer satisfies.
 result_check() {

@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use url::Url;
 
-use crate::http_client::{self, MAX_BODY_BYTES};
+use crate::http_client;
 use crate::keys::{random_bytes, sha256_b64url};
 use crate::oauth_discovery::describe_reqwest;
 use crate::registration::{ClientCredentials, oauth_error_text};
@@ -651,16 +651,7 @@ pub async fn exchange_code(
         .post(request.endpoint.clone())
         .header(ACCEPT, "application/json");
     let builder = request.client.authenticate(builder, &mut form);
-    let response = builder
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| AuthorizationError::Http {
-            url: url.clone(),
-            reason: describe_reqwest(&e),
-        })?;
-    let status = response.status();
-    let body = http_client::read_body(response, MAX_BODY_BYTES)
+    let (status, body) = http_client::exchange(builder.form(&form))
         .await
         .map_err(|reason| AuthorizationError::Http {
             url: url.clone(),

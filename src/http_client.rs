@@ -41,6 +41,20 @@ pub async fn read_body(mut response: reqwest::Response, cap: usize) -> Result<Ve
     Ok(body)
 }
 
+/// Sends a request and reads its answer (at most [`MAX_BODY_BYTES`]): `(status, body)`, or why
+/// not, with the transport error's cause chain.
+pub async fn exchange(
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| crate::oauth_discovery::describe_reqwest(&e))?;
+    let status = response.status();
+    let body = read_body(response, MAX_BODY_BYTES).await?;
+    Ok((status, body))
+}
+
 /// True when the host is a loopback name or address (`localhost`, `127.0.0.0/8`, `[::1]`).
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::http_client::{self, MAX_BODY_BYTES};
+use crate::http_client;
 use crate::trace::Trace;
 
 // ---------------------------------------------------------------- WWW-Authenticate
@@ -506,20 +506,14 @@ enum Fetched {
 }
 
 async fn fetch_json(http: &reqwest::Client, url: &Url) -> Result<Fetched, String> {
-    let response = http
-        .get(url.clone())
-        .header(ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| describe_reqwest(&e))?;
-    let status = response.status();
+    let (status, body) =
+        http_client::exchange(http.get(url.clone()).header(ACCEPT, "application/json")).await?;
     if status.is_client_error() {
         return Ok(Fetched::Missing(status.as_u16()));
     }
     if !status.is_success() {
         return Err(format!("HTTP {}", status.as_u16()));
     }
-    let body = http_client::read_body(response, MAX_BODY_BYTES).await?;
     serde_json::from_slice(&body)
         .map(Fetched::Json)
         .map_err(|e| format!("the body is not JSON ({e})"))

@@ -20,8 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::http_client::{self, MAX_BODY_BYTES};
-use crate::oauth_discovery::describe_reqwest;
+use crate::http_client;
 use crate::trace::redact;
 
 /// `token_endpoint_auth_method` values this client can use.
@@ -284,23 +283,17 @@ pub async fn register(
     supported: Option<&[String]>,
 ) -> Result<ClientCredentials, RegistrationError> {
     let url = endpoint.to_string();
-    let response = http
+    let post = http
         .post(endpoint.clone())
         .header(ACCEPT, "application/json")
-        .json(&request.body())
-        .send()
-        .await
-        .map_err(|e| RegistrationError::Http {
-            url: url.clone(),
-            reason: describe_reqwest(&e),
-        })?;
-    let status = response.status();
-    let body = http_client::read_body(response, MAX_BODY_BYTES)
-        .await
-        .map_err(|reason| RegistrationError::Http {
-            url: url.clone(),
-            reason,
-        })?;
+        .json(&request.body());
+    let (status, body) =
+        http_client::exchange(post)
+            .await
+            .map_err(|reason| RegistrationError::Http {
+                url: url.clone(),
+                reason,
+            })?;
     if !status.is_success() {
         return Err(RegistrationError::Refused {
             url,
