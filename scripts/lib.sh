@@ -134,8 +134,9 @@ header_value() {
 }
 
 # expect_jq FILTER DESCRIPTION: the body must be JSON and the filter true.
+# (jq 1.6 `-e` exits 0 on empty input, so an empty body is a failure here, not a pass.)
 expect_jq() {
-  if jq -e "$1" "$BODY" >/dev/null 2>&1; then pass "$2"; else fail "$2: jq '$1' is not true"; fi
+  if [ -s "$BODY" ] && jq -e "$1" "$BODY" >/dev/null 2>&1; then pass "$2"; else fail "$2: jq '$1' is not true"; fi
 }
 
 expect_empty_body() {

@@ -251,7 +251,7 @@ curl -sS --max-time 5 -o "$WORK/s2-discovery.json" "$S2_ISS/.well-known/openid-c
 REG_EP="$(jq -r '.registration_endpoint // empty' "$WORK/s2-discovery.json")"
 AUTH_EP="$(jq -r .authorization_endpoint "$WORK/s2-discovery.json")"
 TOKEN_EP="$(jq -r .token_endpoint "$WORK/s2-discovery.json")"
-if [ -n "$REG_EP" ] && jq -e '.code_challenge_methods_supported | index("S256") != null' "$WORK/s2-discovery.json" >/dev/null; then
+if [ -n "$REG_EP" ] && [ -s "$WORK/s2-discovery.json" ] && jq -e '.code_challenge_methods_supported | index("S256") != null' "$WORK/s2-discovery.json" >/dev/null; then
   pass "discovery: registration_endpoint and S256 advertised"
 else
   fail "discovery: registration_endpoint and S256 advertised"

@@ -54,7 +54,10 @@ verify_rs256() {
 check() { local what="$1"; shift; if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi; }
 # jq_on JSON FILTER: jq -e on a string (called through check).
 # shellcheck disable=SC2317
-jq_on() { printf '%s' "$1" | jq -e "$2" >/dev/null 2>&1; }
+jq_on() { [ -n "$1" ] && printf '%s' "$1" | jq -e "$2" >/dev/null 2>&1; }
+# jq_file FILTER FILE: jq -e on a non-empty file (jq 1.6 -e passes on empty input).
+# shellcheck disable=SC2317
+jq_file() { [ -s "$2" ] && jq -e "$1" "$2" >/dev/null 2>&1; }
 
 section "demo key files (keys/, DEMO ONLY)"
 check "keys/mcp_private_key.pem is PKCS#8 (BEGIN PRIVATE KEY)" grep -q '^-----BEGIN PRIVATE KEY-----$' "$DEMO_PRIVATE_KEY"
@@ -180,7 +183,7 @@ t="$(gen --username nobody --scopes '')"; remember noscope "$t"
 check "--scopes '' gives an empty scope string" jq_on "$(jwt_part "$t" 1)" '.scope == ""'
 
 (cd "$ROOT" && "$BIN/generate-token" --username alice --json) >"$WORK/json.out" 2>/dev/null
-check "--json: one line of JSON with exactly {token, claims}" jq -e 'keys == ["claims","token"]' "$WORK/json.out"
+check "--json: one line of JSON with exactly {token, claims}" jq_file 'keys == ["claims","token"]' "$WORK/json.out"
 JT="$(jq -r .token "$WORK/json.out")"; remember json "$JT"
 check "--json: claims are the token's payload" test "$(jq -cS .claims "$WORK/json.out")" = "$(jwt_part "$JT" 1 | jq -cS .)"
 check "--json: one line" test "$(wc -l <"$WORK/json.out")" -eq 1
@@ -208,7 +211,7 @@ check "eval \"\$(generate-token --demo)\" sets the four variables" test -n "${AL
 section "generate-token --decode"
 (cd "$ROOT" && "$BIN/generate-token" --decode "$TOKEN") >"$WORK/decode.out" 2>"$WORK/decode.err"
 check "--decode exits 0" test $? -eq 0
-check "--decode prints {header, claims} as JSON" jq -e "keys == [\"claims\",\"header\"] and .header.kid == \"$THUMB\" and .claims.preferred_username == \"alice\"" "$WORK/decode.out"
+check "--decode prints {header, claims} as JSON" jq_file "keys == [\"claims\",\"header\"] and .header.kid == \"$THUMB\" and .claims.preferred_username == \"alice\"" "$WORK/decode.out"
 check "--decode says NOT VERIFIED on stderr" grep -q 'NOT VERIFIED' "$WORK/decode.err"
 check "--decode does not print the token" test "$(grep -cF -- "$TOKEN" "$WORK/decode.out" "$WORK/decode.err" | awk -F: '{s+=$2} END {print s}')" -eq 0
 expect_exit 1 "--decode of a non-JWT exits 1" "$BIN/generate-token" --decode not-a-jwt

@@ -104,7 +104,7 @@ expect_challenge() {
     CHALLENGE_RAW="$raw"
     CHALLENGE_JSON="$(www_auth_json)"
   fi
-  if printf '%s' "$CHALLENGE_JSON" | jq -e "$1" >/dev/null 2>&1; then pass "$2"
+  if [ -n "$CHALLENGE_JSON" ] && printf '%s' "$CHALLENGE_JSON" | jq -e "$1" >/dev/null 2>&1; then pass "$2"
   else fail "$2: WWW-Authenticate is '$(header_value www-authenticate)'"; fi
 }
 

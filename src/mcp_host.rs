@@ -195,6 +195,8 @@ pub fn resolve_server(
     env_file: Option<&std::path::Path>,
 ) -> Result<Url, String> {
     let from_env = |value: &str| format!("{}/mcp", value.trim().trim_end_matches('/'));
+    // A named env file must be readable even when a higher layer wins: never a silent fallback.
+    let file = crate::env_config::EnvFile::load_optional(env_file).map_err(|e| e.to_string())?;
     let chosen = match given {
         Some(url) => url.to_string(),
         None => match std::env::var("MCP_SERVER_URL")
@@ -202,13 +204,10 @@ pub fn resolve_server(
             .filter(|v| !v.trim().is_empty())
         {
             Some(base) => from_env(&base),
-            None => {
-                let file = crate::env_config::EnvFile::load_optional(env_file)
-                    .map_err(|e| e.to_string())?;
-                file.get("MCP_SERVER_URL")
-                    .map(from_env)
-                    .unwrap_or_else(|| "http://localhost:9000/mcp".to_string())
-            }
+            None => file
+                .get("MCP_SERVER_URL")
+                .map(from_env)
+                .unwrap_or_else(|| "http://localhost:9000/mcp".to_string()),
         },
     };
     Url::parse(&chosen).map_err(|e| format!("the MCP server URL {chosen} is not a URL ({e})"))

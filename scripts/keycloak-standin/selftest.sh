@@ -27,8 +27,10 @@ trap cleanup EXIT
 ok() { PASS=$((PASS + 1)); printf 'ok   %s\n' "$1"; }
 fail() { FAIL=$((FAIL + 1)); printf 'FAIL %s\n' "$1"; [ -n "${2:-}" ] && printf '     %s\n' "$2"; }
 # check NAME JQ_FILTER FILE: passes when the jq filter is true for FILE
+# jq -e on a non-empty file (the file is the last argument): jq 1.6 -e passes on empty input.
+jq_file_e() { [ -s "${*: -1}" ] && jq -e "$@"; }
 check() {
-  if jq -e "$2" "$3" >/dev/null 2>&1; then ok "$1"; else fail "$1" "$(head -c 400 "$3" 2>/dev/null)"; fi
+  if [ -s "$3" ] && jq -e "$2" "$3" >/dev/null 2>&1; then ok "$1"; else fail "$1" "$(head -c 400 "$3" 2>/dev/null)"; fi
 }
 b64url_decode() {
   local s
@@ -94,13 +96,13 @@ check "discovery: MCP scopes in scopes_supported" \
   "$WORK/disc.json"
 
 code=$(curl -s -o "$WORK/as.json" -w '%{http_code}' "$BASE/.well-known/oauth-authorization-server/realms/mcp-realm")
-if [ "$code" = 200 ] && jq -e ".issuer == \"$ISSUER\"" "$WORK/as.json" >/dev/null; then
+if [ "$code" = 200 ] && jq_file_e ".issuer == \"$ISSUER\"" "$WORK/as.json" >/dev/null; then
   ok "RFC 8414 metadata at /.well-known/oauth-authorization-server/realms/mcp-realm"
 else
   fail "RFC 8414 metadata at /.well-known/oauth-authorization-server/realms/mcp-realm" "HTTP $code"
 fi
 code=$(curl -s -o "$WORK/as2.json" -w '%{http_code}' "$REALM/.well-known/oauth-authorization-server")
-if [ "$code" = 200 ] && jq -e ".issuer == \"$ISSUER\"" "$WORK/as2.json" >/dev/null; then
+if [ "$code" = 200 ] && jq_file_e ".issuer == \"$ISSUER\"" "$WORK/as2.json" >/dev/null; then
   ok "RFC 8414 metadata at /realms/mcp-realm/.well-known/oauth-authorization-server"
 else
   fail "RFC 8414 metadata at /realms/mcp-realm/.well-known/oauth-authorization-server" "HTTP $code"
@@ -183,7 +185,7 @@ code=$(password_token mcp-user wrong-password "openid")
 check "wrong password: 401 invalid_grant" '.error == "invalid_grant"' "$WORK/tok-mcp-user.json"
 [ "$code" = 401 ] && ok "wrong password: HTTP 401" || fail "wrong password: HTTP 401" "HTTP $code"
 code=$(password_token mcp-user user123 "openid mcp:unknown")
-[ "$code" = 400 ] && jq -e '.error == "invalid_scope"' "$WORK/tok-mcp-user.json" >/dev/null \
+[ "$code" = 400 ] && jq_file_e '.error == "invalid_scope"' "$WORK/tok-mcp-user.json" >/dev/null \
   && ok "unknown scope: 400 invalid_scope" || fail "unknown scope: 400 invalid_scope" "HTTP $code"
 
 password_token mcp-readonly readonly123 "openid mcp:read" >/dev/null
@@ -201,7 +203,7 @@ fi
 
 at="$(jq -r .access_token "$WORK/tok-mcp-admin.json")"
 code=$(curl -s -o "$WORK/userinfo.json" -w '%{http_code}' -H "Authorization: Bearer $at" "$OIDC/userinfo")
-[ "$code" = 200 ] && jq -e '.preferred_username == "mcp-admin" and (.sub|length) == 36' "$WORK/userinfo.json" >/dev/null \
+[ "$code" = 200 ] && jq_file_e '.preferred_username == "mcp-admin" and (.sub|length) == 36' "$WORK/userinfo.json" >/dev/null \
   && ok "userinfo accepts the access token" || fail "userinfo accepts the access token" "HTTP $code"
 
 # ---------------------------------------------- anonymous registration
@@ -210,7 +212,7 @@ register() {
   curl -s -o "$WORK/$1.json" -w '%{http_code}' "$REG" -H 'Content-Type: application/json' -d "$2"
 }
 code=$(register reg-public '{"client_name":"selftest cli","redirect_uris":["http://127.0.0.1:53682/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"],"response_types":["code"],"scope":"mcp:read mcp:tools mcp:prompts"}')
-if [ "$code" = 201 ] && jq -e '(.client_id|length) > 0 and (has("client_secret")|not) and .token_endpoint_auth_method == "none" and (.registration_client_uri|length) > 0' "$WORK/reg-public.json" >/dev/null; then
+if [ "$code" = 201 ] && jq_file_e '(.client_id|length) > 0 and (has("client_secret")|not) and .token_endpoint_auth_method == "none" and (.registration_client_uri|length) > 0' "$WORK/reg-public.json" >/dev/null; then
   ok "registration: public client with a loopback redirect URI is created (201)"
 else
   fail "registration: public client with a loopback redirect URI is created (201)" "HTTP $code $(cat "$WORK/reg-public.json")"
@@ -218,13 +220,13 @@ fi
 DCR_ID="$(jq -r .client_id "$WORK/reg-public.json")"
 
 code=$(register reg-evil '{"client_name":"evil","redirect_uris":["https://evil.example/cb"],"token_endpoint_auth_method":"none"}')
-if [ "$code" = 403 ] && jq -e '.error == "insufficient_scope" and (.error_description | startswith("Policy '"'"'Trusted Hosts'"'"' rejected"))' "$WORK/reg-evil.json" >/dev/null; then
+if [ "$code" = 403 ] && jq_file_e '.error == "insufficient_scope" and (.error_description | startswith("Policy '"'"'Trusted Hosts'"'"' rejected"))' "$WORK/reg-evil.json" >/dev/null; then
   ok "registration: https://evil.example/cb refused with 403 insufficient_scope (Trusted Hosts)"
 else
   fail "registration: https://evil.example/cb refused with 403 insufficient_scope (Trusted Hosts)" "HTTP $code $(cat "$WORK/reg-evil.json")"
 fi
 code=$(register reg-scope '{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none","scope":"mcp:read not-a-scope"}')
-if [ "$code" = 403 ] && jq -e '.error_description | startswith("Policy '"'"'Allowed Client Scopes'"'"' rejected")' "$WORK/reg-scope.json" >/dev/null; then
+if [ "$code" = 403 ] && jq_file_e '.error_description | startswith("Policy '"'"'Allowed Client Scopes'"'"' rejected")' "$WORK/reg-scope.json" >/dev/null; then
   ok "registration: a scope outside the allowed client scopes is refused (403)"
 else
   fail "registration: a scope outside the allowed client scopes is refused (403)" "HTTP $code $(cat "$WORK/reg-scope.json")"
@@ -256,7 +258,7 @@ fi
 code=$(curl -s -o "$WORK/code-bad.json" -w '%{http_code}' "$OIDC/token" -d grant_type=authorization_code \
   --data-urlencode "client_id=$DCR_ID" --data-urlencode "code=$AUTH_CODE" --data-urlencode "redirect_uri=$CB" \
   --data-urlencode "code_verifier=${VERIFIER}x")
-[ "$code" = 400 ] && jq -e '.error == "invalid_grant"' "$WORK/code-bad.json" >/dev/null \
+[ "$code" = 400 ] && jq_file_e '.error == "invalid_grant"' "$WORK/code-bad.json" >/dev/null \
   && ok "code exchange with a wrong code_verifier: 400 invalid_grant" || fail "code exchange with a wrong code_verifier: 400 invalid_grant" "HTTP $code"
 
 # The failed attempt above does not consume the code in oidc-provider; get a fresh one anyway.
@@ -316,11 +318,11 @@ else
   fail "client_credentials: service-account token with azp and client_id" "HTTP $code $(cat "$WORK/cc.json")"
 fi
 code=$(curl -s -o "$WORK/cc-bad.json" -w '%{http_code}' -u "$CONF_ID:wrong" "$OIDC/token" -d grant_type=client_credentials)
-[ "$code" = 401 ] && jq -e '.error == "invalid_client"' "$WORK/cc-bad.json" >/dev/null \
+[ "$code" = 401 ] && jq_file_e '.error == "invalid_client"' "$WORK/cc-bad.json" >/dev/null \
   && ok "client_credentials with a wrong secret: 401 invalid_client" || fail "client_credentials with a wrong secret: 401 invalid_client" "HTTP $code"
 code=$(curl -s -o "$WORK/cc-pw.json" -w '%{http_code}' -u "$CONF_ID:$CONF_SECRET" "$OIDC/token" \
   -d grant_type=password -d username=mcp-user -d password=user123)
-[ "$code" = 400 ] && jq -e '.error == "unauthorized_client"' "$WORK/cc-pw.json" >/dev/null \
+[ "$code" = 400 ] && jq_file_e '.error == "unauthorized_client"' "$WORK/cc-pw.json" >/dev/null \
   && ok "password grant for a client without it: 400 unauthorized_client" || fail "password grant for a client without it: 400 unauthorized_client" "HTTP $code"
 
 # -------------------------------------------------------------- --deny
