@@ -16,6 +16,8 @@
 //! | 9 | `step9` | [`keycloak`] (realm verification, `--apply`), [`env_config`] (flag > env > file) |
 //! | 10 | `step10` | [`jwks_cache`] (the issuer's keys, cached) |
 //!
+//! Steps 8 and 10 also switch on [`token_cache`] (verified tokens remembered until `exp`).
+//!
 //! Shared by all: [`config`] (errors that stop a program at start).
 
 pub mod bearer_auth;
@@ -38,3 +40,4 @@ pub mod origin_guard;
 pub mod policy;
 pub mod server;
 pub mod token;
+pub mod token_cache;
