@@ -173,7 +173,7 @@ expect_no_header Access-Control-Allow-Origin "no Access-Control-Allow-Origin for
 section "precedence: env file > default"
 closed="$(free_port)"
 FILE1="$WORK/step10-file.env"
-printf 'KEYCLOAK_URL=%s\nMCP_SERVER_URL=http://localhost:9555\nJWT_AUDIENCE=from-file\nJWKS_REFRESH_SECONDS=120\n' "$KEYCLOAK_URL" >"$FILE1"
+printf 'KEYCLOAK_URL=%s\nMCP_SERVER_URL=http://localhost:9555\nJWT_AUDIENCE=from-file\nJWKS_REFRESH_SECONDS=120\nTOKEN_CACHE_SIZE=500\n' "$KEYCLOAK_URL" >"$FILE1"
 saved_url="$KEYCLOAK_URL"; unset KEYCLOAK_URL
 start_server step10 --env "$FILE1"
 export KEYCLOAK_URL="$saved_url"
@@ -183,6 +183,7 @@ expect_config "$SERVER_LOG" MCP_SERVER_URL http://localhost:9555 "env file" "MCP
 expect_config "$SERVER_LOG" JWT_AUDIENCE from-file "env file" "JWT_AUDIENCE from the file beats the default"
 expect_config "$SERVER_LOG" JWKS_REFRESH_SECONDS 120 "env file" "JWKS_REFRESH_SECONDS from the file"
 expect_config "$SERVER_LOG" JWKS_MIN_REFETCH_SECONDS 10 default "JWKS_MIN_REFETCH_SECONDS default"
+expect_config "$SERVER_LOG" TOKEN_CACHE_SIZE 500 "env file" "TOKEN_CACHE_SIZE from the file"
 expect_config "$SERVER_LOG" JWT_ISSUER "$ISS" default "JWT_ISSUER still derived"
 auth_rpc "$T_USER" "$(body_for tools/list 11)"
 expect_status 401 "audience from the file: Keycloak's token is refused"

@@ -151,4 +151,10 @@ else fail "no log line 'status=403 … rpc_method=tools/call … user=bob'"; fi
 CORPUS_STEP=8 CORPUS_PRM="$PRM" run_token_corpus
 
 expect_tokens_not_leaked
+
+section "verified-token cache settings"
+request GET /health
+expect_jq '.token_cache.capacity == 10000' "/health reports the token cache (default 10000 entries)"
+expect_exit 1 "TOKEN_CACHE_SIZE that is not a number stops step8" timeout 10 env TOKEN_CACHE_SIZE=lots "$BIN/step8" --port 0
+expect_output 'TOKEN_CACHE_SIZE: "lots" is not valid: a whole number of entries is expected' "the message names TOKEN_CACHE_SIZE"
 finish

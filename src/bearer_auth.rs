@@ -32,6 +32,7 @@ use crate::identity::{Identity, parse_scope};
 use crate::jwks_cache::{JwksCache, KeyError};
 use crate::keys::{self, PublicKey};
 use crate::server::PublicUrl;
+use crate::token_cache::{self, TokenCache, Verified};
 
 /// Clock skew allowed on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECONDS: u64 = 30;
@@ -116,6 +117,16 @@ impl KeySource {
             KeySource::Remote(cache) => cache.key(kid).await,
         }
     }
+
+    /// The key held for `kid` right now, without fetching anything (the token cache asks this on
+    /// every hit: is the key that verified this token still published?).
+    pub fn current(&self, kid: &str) -> Option<Arc<PublicKey>> {
+        match self {
+            KeySource::Local(key) if key.kid == kid => Some(key.clone()),
+            KeySource::Local(_) => None,
+            KeySource::Remote(cache) => cache.lookup(kid),
+        }
+    }
 }
 
 /// Why a request was not authenticated.
@@ -160,6 +171,36 @@ impl TokenValidator {
 
     /// Verifies `token`.
     pub async fn validate(&self, token: &str) -> Result<Identity, AuthError> {
+        self.verify(token).await.map(|v| v.identity)
+    }
+
+    /// Like [`TokenValidator::validate`], answering from `cache` when this exact token verified
+    /// before, has not reached its `exp`, and its key is still published (see [`crate::token_cache`]).
+    pub async fn validate_cached(
+        &self,
+        token: &str,
+        cache: &TokenCache,
+    ) -> Result<Identity, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return self.validate(token).await;
+        }
+        let now = crate::token::now();
+        let key_is_current = |used: &PublicKey| {
+            self.keys
+                .current(&used.kid)
+                .is_some_and(|current| token_cache::same_key(&current, used))
+        };
+        if let Some(identity) = cache.get(token, now, key_is_current) {
+            return Ok(identity);
+        }
+        let verified = self.verify(token).await?;
+        let identity = verified.identity.clone();
+        cache.insert(token, verified, now);
+        Ok(identity)
+    }
+
+    /// Verifies `token` in full and returns what the token cache keeps.
+    pub async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
         let invalid = |why: &str| AuthError::InvalidToken(why.to_string());
         if token.len() > MAX_TOKEN_BYTES {
             return Err(invalid("token too large"));
@@ -203,7 +244,19 @@ impl TokenValidator {
             }
             Some(_) => return Err(invalid("iat is not a number")),
         }
-        Ok(identity_from_claims(&claims, &self.audience))
+        // jsonwebtoken also takes `"iss": ["<issuer>"]`; RFC 7519 §4.1.1 makes `iss` one string.
+        if !claims.get("iss").is_some_and(Value::is_string) {
+            return Err(invalid("iss is not a string"));
+        }
+        Ok(Verified {
+            identity: identity_from_claims(&claims, &self.audience),
+            // `exp` is required and was checked; a fractional NumericDate is rounded down.
+            exp: claims
+                .get("exp")
+                .and_then(Value::as_f64)
+                .map_or(i64::MIN, |exp| exp.floor() as i64),
+            key,
+        })
     }
 }
 
@@ -393,6 +446,7 @@ impl AuthError {
 pub struct BearerAuth {
     validator: TokenValidator,
     challenge: Challenge,
+    token_cache: Option<Arc<TokenCache>>,
 }
 
 impl BearerAuth {
@@ -401,12 +455,19 @@ impl BearerAuth {
         Self {
             validator,
             challenge: Challenge::default(),
+            token_cache: None,
         }
     }
 
     /// Step 7: challenges also point at the protected resource metadata and name a scope.
     pub fn with_challenge(mut self, challenge: Challenge) -> Self {
         self.challenge = challenge;
+        self
+    }
+
+    /// Steps 8 and 10: remember verified tokens until their `exp` (see [`crate::token_cache`]).
+    pub fn with_token_cache(mut self, cache: Arc<TokenCache>) -> Self {
+        self.token_cache = Some(cache);
         self
     }
 
@@ -422,7 +483,10 @@ async fn authenticate(
     next: Next,
 ) -> Response {
     let result = match bearer_token(request.headers()) {
-        Ok(token) => auth.validator.validate(token).await,
+        Ok(token) => match &auth.token_cache {
+            Some(cache) => auth.validator.validate_cached(token, cache).await,
+            None => auth.validator.validate(token).await,
+        },
         Err(e) => Err(e),
     };
     match result {

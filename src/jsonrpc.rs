@@ -148,7 +148,7 @@ pub fn parse(body: &[u8]) -> Result<Incoming, Malformed> {
         id,
         error: RpcError::new(INVALID_REQUEST, format!("Invalid Request: {why}")),
     };
-    let object = match value {
+    let mut object = match value {
         Value::Object(object) => object,
         Value::Array(_) => {
             return Err(invalid(
@@ -165,25 +165,20 @@ pub fn parse(body: &[u8]) -> Result<Incoming, Malformed> {
             None => return Err(invalid(None, "id must be a string or an integer")),
         },
     };
-    if object.get("jsonrpc") != Some(&Value::String("2.0".into())) {
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Err(invalid(id, "jsonrpc must be \"2.0\""));
     }
-    match object.get("method") {
+    // `remove`, not `get` + clone: the message is ours, and params can be large.
+    match object.remove("method") {
         Some(Value::String(method)) => {
-            let params = match object.get("params") {
+            let params = match object.remove("params") {
                 None => None,
-                Some(p @ (Value::Object(_) | Value::Array(_))) => Some(p.clone()),
+                Some(p @ (Value::Object(_) | Value::Array(_))) => Some(p),
                 Some(_) => return Err(invalid(id, "params must be an object or an array")),
             };
             Ok(match id {
-                Some(id) => Incoming::Request {
-                    id,
-                    method: method.clone(),
-                    params,
-                },
-                None => Incoming::Notification {
-                    method: method.clone(),
-                },
+                Some(id) => Incoming::Request { id, method, params },
+                None => Incoming::Notification { method },
             })
         }
         Some(_) => Err(invalid(id, "method must be a string")),

@@ -136,7 +136,8 @@ impl JwksCache {
         }
     }
 
-    fn lookup(&self, kid: &str) -> Option<Arc<PublicKey>> {
+    /// The key held for `kid`, without fetching.
+    pub fn lookup(&self, kid: &str) -> Option<Arc<PublicKey>> {
         self.keys.read().expect("key map lock").get(kid).cloned()
     }
 

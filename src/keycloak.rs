@@ -180,6 +180,8 @@ pub struct ServerConfig {
     pub guard: GuardArgs,
     /// Key cache timing.
     pub cache: CacheSettings,
+    /// Verified-token cache entries (`TOKEN_CACHE_SIZE`; 0 = off).
+    pub token_cache_size: usize,
     /// The printout: each value and where it came from (no secrets).
     pub report: String,
 }
@@ -220,11 +222,20 @@ pub fn resolve_server_config(
         min_refetch: seconds(&mut r, "jwks_min_refetch", "JWKS_MIN_REFETCH_SECONDS", 10)?,
         ..CacheSettings::default()
     };
+    let size = r
+        .value(
+            "token_cache_size",
+            "TOKEN_CACHE_SIZE",
+            Some(crate::token_cache::DEFAULT_CAPACITY.to_string()),
+        )
+        .unwrap_or_default();
+    let token_cache_size = crate::token_cache::parse_size(&size)?;
     Ok(ServerConfig {
         public_url,
         keycloak,
         guard,
         cache,
+        token_cache_size,
         report: r.report(),
     })
 }

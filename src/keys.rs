@@ -40,7 +40,15 @@ pub fn install_crypto_provider() {
 
 /// `base64url(SHA-256(bytes))`, unpadded.
 pub fn sha256_b64url(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
+    URL_SAFE_NO_PAD.encode(sha256(bytes))
+}
+
+/// `SHA-256(bytes)`, raw.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// `n` random bytes from the system's secure generator.

@@ -17,6 +17,8 @@
 //! | 10 | `step10` | [`jwks_cache`] (the issuer's keys, cached) |
 //! | 11 | `step11` (a client) | [`oauth_discovery`], [`registration`], [`authorization`], [`mcp_client`], [`mcp_host`], with [`http_client`] and [`trace`] |
 //!
+//! Steps 8 and 10 also switch on [`token_cache`] (verified tokens remembered until `exp`).
+//!
 //! Shared by all: [`config`] (errors that stop a program at start).
 
 pub mod authorization;
@@ -45,4 +47,5 @@ pub mod policy;
 pub mod registration;
 pub mod server;
 pub mod token;
+pub mod token_cache;
 pub mod trace;

@@ -10,11 +10,11 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde_json::Value;
 
 use crate::dispatch::{McpService, Outcome};
@@ -63,13 +63,12 @@ fn reject(status: StatusCode, id: Option<&Id>, error: RpcError, log: LogFields) 
     answer(status, Some(jsonrpc::failure(id, &error)), log)
 }
 
-async fn handle_post(
-    State(service): State<Arc<McpService>>,
-    identity: Option<Extension<Identity>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let identity = identity.map(|Extension(i)| i);
+async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -> Response {
+    // Taken apart rather than extracted piecewise: the `HeaderMap` and `Extension` extractors
+    // would clone the headers and the identity on every request.
+    let (mut parts, body) = request.into_parts();
+    let identity = parts.extensions.remove::<Identity>();
+    let headers = &parts.headers;
     let mut log = LogFields {
         rpc_method: None,
         user: identity.as_ref().map(Identity::log_name),
@@ -82,7 +81,7 @@ async fn handle_post(
         );
         return reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, None, error, log);
     }
-    if !accepts_json(&headers) {
+    if !accepts_json(headers) {
         let error = RpcError::new(
             jsonrpc::INVALID_REQUEST,
             "Not Acceptable: Accept must allow application/json",
@@ -172,24 +171,26 @@ fn is_json(value: Option<&HeaderValue>) -> bool {
 
 /// `Accept` absent, or naming `application/json`, `application/*` or `*/*` with a non-zero q.
 fn accepts_json(headers: &HeaderMap) -> bool {
-    let values: Vec<&str> = headers
+    let mut values = headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .collect();
-    if values.is_empty() {
+        .peekable();
+    if values.peek().is_none() {
         return true;
     }
-    values.iter().flat_map(|v| v.split(',')).any(|range| {
+    values.flat_map(|v| v.split(',')).any(|range| {
         let mut parts = range.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = parts.next().unwrap_or("").trim();
         let refused = parts.any(|p| {
-            let p = p.trim().to_ascii_lowercase();
-            p.strip_prefix("q=")
-                .and_then(|q| q.trim().parse::<f32>().ok())
-                == Some(0.0)
+            let p = p.trim();
+            p.get(..2).is_some_and(|q| q.eq_ignore_ascii_case("q="))
+                && p[2..].trim().parse::<f32>().ok() == Some(0.0)
         });
-        !refused && matches!(media.as_str(), "application/json" | "application/*" | "*/*")
+        !refused
+            && ["application/json", "application/*", "*/*"]
+                .iter()
+                .any(|m| media.eq_ignore_ascii_case(m))
     })
 }
 

@@ -160,11 +160,10 @@ async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let fields = response
-        .extensions()
-        .get::<LogFields>()
-        .cloned()
+        .extensions_mut()
+        .remove::<LogFields>()
         .unwrap_or_default();
     tracing::info!(
         target: "mcp_auth_steps::request",

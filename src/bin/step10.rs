@@ -3,7 +3,8 @@
 //! Replaces the local key with the issuer's keys: OIDC discovery → `jwks_uri` → a [`JwksCache`]
 //! (fetched at start, refreshed in the background, refetched on an unknown `kid`, 503 when no key
 //! can be had). Configuration comes from flags, the environment and `--env FILE`, printed at start
-//! with where each value came from. Same bearer auth, metadata, CORS and policy as step 8.
+//! with where each value came from. Same bearer auth, token cache, metadata, CORS and policy as
+//! step 8.
 //!
 //! ```text
 //! cargo run --bin step10 -- --env env/keycloak_direct.env
@@ -25,6 +26,7 @@ use mcp_auth_steps::lifecycle::ServerInfo;
 use mcp_auth_steps::origin_guard::OriginGuard;
 use mcp_auth_steps::policy::Policy;
 use mcp_auth_steps::server::{self, ServerArgs};
+use mcp_auth_steps::token_cache::{TokenCache, TokenCacheArgs};
 use mcp_auth_steps::{cors, keys, mcp_http, metadata};
 
 #[derive(Parser, Debug)]
@@ -41,6 +43,8 @@ struct Args {
     token: TokenArgs,
     #[command(flatten)]
     jwks: JwksArgs,
+    #[command(flatten)]
+    token_cache: TokenCacheArgs,
 }
 
 #[tokio::main]
@@ -65,7 +69,10 @@ async fn main() -> Result<(), Fatal> {
         scope: Some(metadata::default_scope()),
     };
     let validator = TokenValidator::new(KeySource::Remote(cache.clone()), issuer, audience);
-    let auth = BearerAuth::new(validator).with_challenge(challenge);
+    let token_cache = Arc::new(TokenCache::new(config.token_cache_size));
+    let auth = BearerAuth::new(validator)
+        .with_challenge(challenge)
+        .with_token_cache(Arc::clone(&token_cache));
     let mcp = McpService::new(ServerInfo::new(
         "mcp-auth-steps-step10",
         "Step 10: Keycloak",
@@ -77,7 +84,11 @@ async fn main() -> Result<(), Fatal> {
     let health_cache = Arc::clone(&cache);
     let app = Health::new(10)
         .field("auth_required", true)
-        .dynamic(Arc::new(move || health_cache.health()))
+        .dynamic(Arc::new(move || {
+            let mut fields = health_cache.health();
+            fields.extend(token_cache.health());
+            fields
+        }))
         .router()
         .merge(auth.protect(mcp_http::router(mcp)))
         .merge(metadata::protected_resource_router(prm))

@@ -3,7 +3,8 @@
 //! Adds: a [`Policy`] checked inside dispatch, before any method runs: `tools/call` needs
 //! `mcp:tools`, `prompts/get` needs `mcp:prompts`, listing needs `mcp:read` (or the matching
 //! scope); the `admin` role may do everything. A refusal is 403 with an `insufficient_scope`
-//! challenge naming the scope to ask for.
+//! challenge naming the scope to ask for. Verified tokens are remembered until their `exp`
+//! ([`mcp_auth_steps::token_cache`]; `--token-cache-size 0` switches that off).
 //!
 //! ```text
 //! cargo run --bin step8
@@ -25,6 +26,7 @@ use mcp_auth_steps::lifecycle::ServerInfo;
 use mcp_auth_steps::origin_guard::OriginGuard;
 use mcp_auth_steps::policy::Policy;
 use mcp_auth_steps::server::{self, ServerArgs};
+use mcp_auth_steps::token_cache::TokenCacheArgs;
 use mcp_auth_steps::{cors, jwks, keys, mcp_http, metadata};
 
 #[derive(Parser, Debug)]
@@ -36,6 +38,8 @@ struct Args {
     key: KeyArgs,
     #[command(flatten)]
     token: TokenArgs,
+    #[command(flatten)]
+    token_cache: TokenCacheArgs,
 }
 
 #[tokio::main]
@@ -54,8 +58,10 @@ async fn main() -> Result<(), Fatal> {
         resource_metadata: Some(metadata::prm_url(&public_url)),
         scope: Some(metadata::default_scope()),
     };
-    let auth =
-        BearerAuth::new(TokenValidator::new(keys, &issuer, &audience)).with_challenge(challenge);
+    let token_cache = args.token_cache.build()?;
+    let auth = BearerAuth::new(TokenValidator::new(keys, &issuer, &audience))
+        .with_challenge(challenge)
+        .with_token_cache(Arc::clone(&token_cache));
     let mcp = McpService::new(ServerInfo::new(
         "mcp-auth-steps-step8",
         "Step 8: scopes and roles",
@@ -66,6 +72,7 @@ async fn main() -> Result<(), Fatal> {
     let prm = metadata::protected_resource(&public_url, &issuer);
     let app = Health::new(8)
         .field("auth_required", true)
+        .dynamic(Arc::new(move || token_cache.health()))
         .router()
         .merge(auth.protect(mcp_http::router(mcp)))
         .merge(jwks::router(&[public_key]))

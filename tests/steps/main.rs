@@ -7,6 +7,7 @@
 //! proxies. Each test then reads Arrange / Act / Assert.
 
 mod auth_fixture;
+mod properties;
 mod step1;
 mod step10;
 mod step2;

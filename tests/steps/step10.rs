@@ -15,6 +15,7 @@ use mcp_auth_steps::jwks_cache::{CacheSettings, JwksCache};
 use mcp_auth_steps::keys::{self, SigningKey};
 use mcp_auth_steps::lifecycle::ServerInfo;
 use mcp_auth_steps::policy::Policy;
+use mcp_auth_steps::token_cache::{DEFAULT_CAPACITY, TokenCache};
 use mcp_auth_steps::{mcp_http, server, token};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -128,6 +129,7 @@ fn keycloak_token(key: &SigningKey, issuer: &str, scope: &str, extra: Value) -> 
 struct Step10 {
     base: String,
     cache: Arc<JwksCache>,
+    tokens: Arc<TokenCache>,
     client: reqwest::Client,
 }
 
@@ -141,7 +143,11 @@ async fn step10(issuer: &str, min_refetch: Duration) -> Step10 {
     let cache = JwksCache::new(issuer, settings);
     cache.start().await;
     let validator = TokenValidator::new(KeySource::Remote(cache.clone()), issuer, AUDIENCE);
-    let auth = BearerAuth::new(validator).with_challenge(Challenge::default());
+    // As the step 10 binary: with the verified-token cache.
+    let tokens = Arc::new(TokenCache::new(DEFAULT_CAPACITY));
+    let auth = BearerAuth::new(validator)
+        .with_challenge(Challenge::default())
+        .with_token_cache(Arc::clone(&tokens));
     let mcp = McpService::new(ServerInfo::new("t", "T"))
         .with_catalog(Catalog::echo().with_whoami())
         .with_dispatch()
@@ -154,6 +160,7 @@ async fn step10(issuer: &str, min_refetch: Duration) -> Step10 {
     Step10 {
         base,
         cache,
+        tokens,
         client,
     }
 }
@@ -393,4 +400,39 @@ async fn wrong_issuer_or_audience_is_refused_even_with_a_good_key() {
             json!({"error": "invalid_token", "error_description": reason})
         );
     }
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_its_key_leaves_the_jwks() {
+    let (old, new) = (new_key(), new_key());
+    let issuer = FakeIssuer::start(&[&old]).await;
+    let server = step10(&issuer.url, Duration::from_millis(0)).await;
+    let old_token = keycloak_token(&old, &issuer.url, "mcp:tools", json!({}));
+    assert_eq!(server.status(&old_token).await, 200);
+    assert_eq!(server.status(&old_token).await, 200);
+    let stats = server.tokens.stats();
+    assert_eq!((stats.entries, stats.hits, stats.misses), (1, 1, 1));
+
+    issuer.rotate_to(&[&new]);
+    let new_token = keycloak_token(&new, &issuer.url, "mcp:tools", json!({}));
+    assert_eq!(
+        server.status(&new_token).await,
+        200,
+        "new key after one refetch"
+    );
+    assert_eq!(server.cache.kids(), vec![new.kid.clone()]);
+
+    let response = server.call(&old_token).await;
+    assert_eq!(
+        response.status().as_u16(),
+        401,
+        "the cache must not outlive the key"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error_description"], "unknown signing key (kid)");
+    assert_eq!(
+        server.tokens.stats().entries,
+        1,
+        "only the new token is left"
+    );
 }
