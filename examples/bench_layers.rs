@@ -117,15 +117,7 @@ async fn main() -> anyhow::Result<()> {
     }
     keys::install_crypto_provider();
     let key = keys::load_private_key(std::path::Path::new(keys::DEFAULT_PRIVATE_KEY))?;
-    let spec = TokenSpec {
-        username: "alice".into(),
-        scopes: vec!["mcp:read".into(), "mcp:tools".into()],
-        roles: vec!["user".into()],
-        expires_in: 3600,
-        not_before: 0,
-        issuer: ISSUER.into(),
-        audience: AUDIENCE.into(),
-    };
+    let spec = TokenSpec::demo("alice", ISSUER, AUDIENCE).expect("alice is a demo user");
     let (token, _) = token::mint(&key, &spec).map_err(anyhow::Error::msg)?;
     let stack = |label, policy, auth, cors, guard, log| Stack {
         label,

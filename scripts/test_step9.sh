@@ -110,7 +110,7 @@ expect_no_line "^\\[1\\] waiting" "nothing is contacted with a missing env file"
 KEYCLOAK_URL=notaurl expect_exit nonzero "KEYCLOAK_URL=notaurl" "$BIN/step9" --wait 1
 expect_output 'KEYCLOAK_URL: "notaurl" is not valid' "message names KEYCLOAK_URL"
 KEYCLOAK_URL=localhost:8080 expect_exit nonzero "KEYCLOAK_URL=localhost:8080 (no scheme)" "$BIN/step9" --wait 1
-expect_output 'KEYCLOAK_URL: "localhost:8080" is not valid: must be an http\(s\) URL' "message says it must be an http(s) URL"
+expect_output 'KEYCLOAK_URL: "localhost:8080" is not valid: the scheme must be http or https' "message says it must be an http(s) URL"
 
 section "Keycloak not answering: a clear message within the --wait deadline"
 closed="$(free_port)"

@@ -85,18 +85,7 @@ impl TokenArgs {
 
 /// An issuer must be an absolute http(s) URL without query or fragment (RFC 8414 §2).
 pub fn check_issuer(raw: &str) -> Result<String, ConfigError> {
-    let bad = |why: &str| ConfigError::Invalid {
-        name: "JWT_ISSUER",
-        value: raw.to_string(),
-        why: why.into(),
-    };
-    let url = url::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(bad("the issuer must be an http(s) URL with a host"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("the issuer has no query or fragment"));
-    }
+    crate::config::http_url("JWT_ISSUER", raw)?;
     Ok(raw.trim().to_string())
 }
 

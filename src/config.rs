@@ -47,6 +47,27 @@ impl std::fmt::Debug for Fatal {
     }
 }
 
+/// An absolute `http`/`https` URL with a host and no query or fragment: what every configured base
+/// URL and issuer must be. The error names the variable.
+pub fn http_url(name: &'static str, raw: &str) -> Result<url::Url, ConfigError> {
+    let bad = |why: &str| ConfigError::Invalid {
+        name,
+        value: raw.to_string(),
+        why: why.to_string(),
+    };
+    let url = url::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if url.host_str().is_none() {
+        return Err(bad("a host is required"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("a query or fragment is not allowed"));
+    }
+    Ok(url)
+}
+
 /// Splits a comma-separated list, dropping blanks.
 pub fn split_list(raw: &str) -> Vec<String> {
     raw.split(',')

@@ -142,18 +142,7 @@ impl KeycloakConfig {
 }
 
 fn check_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
-    let url = url::Url::parse(raw.trim()).map_err(|e| ConfigError::Invalid {
-        name,
-        value: raw.to_string(),
-        why: e.to_string(),
-    })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(ConfigError::Invalid {
-            name,
-            value: raw.to_string(),
-            why: "must be an http(s) URL".into(),
-        });
-    }
+    crate::config::http_url(name, raw)?;
     Ok(raw.trim().trim_end_matches('/').to_string())
 }
 

@@ -12,7 +12,6 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use reqwest::Url;
 use tokio::net::TcpListener;
 
 use crate::config::{ConfigError, Fatal};
@@ -55,21 +54,7 @@ pub struct PublicUrl(String);
 impl PublicUrl {
     /// Accepts an absolute `http`/`https` URL with a host and no query or fragment.
     pub fn parse(raw: &str) -> Result<Self, ConfigError> {
-        let bad = |why: &str| ConfigError::Invalid {
-            name: "MCP_SERVER_URL",
-            value: raw.to_string(),
-            why: why.to_string(),
-        };
-        let url = Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(bad("the scheme must be http or https"));
-        }
-        if url.host_str().is_none() {
-            return Err(bad("a host is required"));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(bad("a query or fragment is not allowed"));
-        }
+        let url = crate::config::http_url("MCP_SERVER_URL", raw)?;
         Ok(Self(url.as_str().trim_end_matches('/').to_string()))
     }
 

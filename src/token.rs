@@ -70,6 +70,23 @@ pub const DEMO_USERS: [(&str, &[&str], &[&str]); 4] = [
     ("guest", &[], &["user"]),
 ];
 
+impl TokenSpec {
+    /// One of [`DEMO_USERS`] with its scopes and roles, valid for an hour from now.
+    pub fn demo(username: &str, issuer: &str, audience: &str) -> Option<Self> {
+        let (name, scopes, roles) = DEMO_USERS.iter().find(|(name, _, _)| *name == username)?;
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        Some(Self {
+            username: name.to_string(),
+            scopes: owned(scopes),
+            roles: owned(roles),
+            expires_in: 3600,
+            not_before: 0,
+            issuer: issuer.to_string(),
+            audience: audience.to_string(),
+        })
+    }
+}
+
 /// Seconds since the Unix epoch (UTC).
 pub fn now() -> i64 {
     SystemTime::now()
@@ -203,6 +220,17 @@ mod tests {
         assert_eq!(utc_string(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(utc_string(1_795_305_600), "2026-11-22T00:00:00Z");
         assert_eq!(utc_string(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn demo_specs_come_from_the_demo_table() {
+        let bob = TokenSpec::demo("bob", "http://i", "http://i/mcp").unwrap();
+        assert_eq!(bob.scopes, vec!["mcp:read", "mcp:prompts"]);
+        assert_eq!(
+            (bob.roles.clone(), bob.expires_in),
+            (vec!["user".to_string()], 3600)
+        );
+        assert!(TokenSpec::demo("mallory", "http://i", "http://i/mcp").is_none());
     }
 
     #[test]

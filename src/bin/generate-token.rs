@@ -154,9 +154,10 @@ fn single(args: &Args) -> Result<(), String> {
 fn demo(args: &Args) -> Result<(), String> {
     let key = load_key(args)?;
     let mut all = serde_json::Map::new();
-    for (name, scopes, roles) in DEMO_USERS {
-        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
-        let spec = spec(args, name, owned(scopes), owned(roles))?;
+    for (name, _, _) in DEMO_USERS {
+        let demo =
+            TokenSpec::demo(name, &args.issuer, &args.audience).ok_or("unknown demo user")?;
+        let spec = spec(args, name, demo.scopes, demo.roles)?;
         let (token, claims) = token::mint(&key, &spec)?;
         summary(&claims, &key.kid);
         if args.json {

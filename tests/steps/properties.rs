@@ -111,15 +111,7 @@ fn demo_key() -> SigningKey {
 }
 
 fn alice_token(key: &SigningKey) -> String {
-    let spec = TokenSpec {
-        username: "alice".into(),
-        scopes: vec!["mcp:read".into(), "mcp:tools".into()],
-        roles: vec!["user".into()],
-        expires_in: 3600,
-        not_before: 0,
-        issuer: ISSUER.into(),
-        audience: AUDIENCE.into(),
-    };
+    let spec = TokenSpec::demo("alice", ISSUER, AUDIENCE).expect("alice is a demo user");
     token::mint(key, &spec).unwrap().0
 }
 
