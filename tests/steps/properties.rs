@@ -1,10 +1,14 @@
 //! Property tests (proptest) of everything that reads untrusted input before a token is trusted:
-//! the JSON-RPC parser and dispatcher, the `Authorization` header parser, and token validation.
+//! the JSON-RPC parser and dispatcher, the `Authorization` header parser, token validation, and on
+//! the client side (step 11) the `WWW-Authenticate` parser and its choice of the `Bearer`
+//! challenge.
 //!
 //! The properties: no input panics; every body gets a well-formed JSON-RPC answer (or 202 with an
 //! empty body) and never a 5xx; every `Authorization` value gets 400 or 401 with an RFC 6750
 //! challenge unless it carries a valid token; no string that is not a validly signed token is
-//! ever accepted, with or without the verified-token cache.
+//! ever accepted, with or without the verified-token cache; every `WWW-Authenticate` value parses
+//! into well-shaped challenges, a well-formed one into exactly the challenges written, and step 11
+//! picks the first `Bearer` challenge and its first `scope`, `error` and `resource_metadata`.
 //!
 //! Short run (part of `cargo test`): 2,000 cases per property. Each property prints
 //! `property NAME: N cases, 0 failures` (see it with `-- --nocapture`). Long run:
@@ -22,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode, header};
+use mcp_auth_steps::authorization::select_scope;
 use mcp_auth_steps::bearer_auth::{
     AuthError, BearerAuth, Challenge, KeySource, TokenValidator, bearer_token,
 };
@@ -31,6 +36,7 @@ use mcp_auth_steps::identity::Identity;
 use mcp_auth_steps::jsonrpc::{self, Incoming};
 use mcp_auth_steps::keys::{self, SigningKey};
 use mcp_auth_steps::lifecycle::ServerInfo;
+use mcp_auth_steps::oauth_discovery::{self as discovery, BearerChallenge, parse_www_authenticate};
 use mcp_auth_steps::policy::Policy;
 use mcp_auth_steps::token::{self, TokenSpec};
 use mcp_auth_steps::token_cache::TokenCache;
@@ -487,6 +493,504 @@ fn authorization_header_parser_never_panics_and_is_strict() {
             Ok(())
         },
     );
+}
+
+// ------------------------------------------------------------------ WWW-Authenticate (step 11)
+
+/// Schemes as servers spell them, plus `Bearerx`, which is not Bearer.
+const SCHEMES: [&str; 8] = [
+    "Bearer",
+    "bearer",
+    "BEARER",
+    "Basic",
+    "DPoP",
+    "Negotiate",
+    "Newauth",
+    "Bearerx",
+];
+
+/// The parameters step 11 reads, and one it does not.
+const PARAM_NAMES: [&str; 6] = [
+    "realm",
+    "scope",
+    "error",
+    "error_description",
+    "resource_metadata",
+    "type",
+];
+
+/// Values that matter to step 11 or to the quoted-string grammar.
+const PARAM_VALUES: [&str; 10] = [
+    "mcp",
+    "insufficient_scope",
+    "invalid_token",
+    "mcp:read mcp:tools",
+    "  mcp:read \t mcp:prompts ",
+    " ",
+    "http://localhost:9000/.well-known/oauth-protected-resource/mcp",
+    "a, b=c",
+    "say \"hi\" \\ bye",
+    "",
+];
+
+/// Parameters as step 11 meets them (written with the name in any case).
+const STEP11_PARAMS: [(&str, &str); 8] = [
+    ("error", "insufficient_scope"),
+    ("error", "invalid_token"),
+    ("scope", "mcp:read mcp:tools"),
+    ("scope", "  mcp:tools\t"),
+    ("scope", ""),
+    (
+        "resource_metadata",
+        "http://localhost:9000/.well-known/oauth-protected-resource/mcp",
+    ),
+    ("error_description", "tools/call requires mcp:tools"),
+    ("realm", "mcp"),
+];
+
+/// Pieces of challenges, glued in any order by [`arb_fragments`].
+const FRAGMENTS: [&str; 27] = [
+    "Bearer",
+    "bearer",
+    "Basic",
+    "DPoP",
+    "Bearerx",
+    "x",
+    " ",
+    "  ",
+    "\t",
+    ",",
+    ", ",
+    "=",
+    "==",
+    "\"",
+    "\\",
+    "\\\"",
+    "realm",
+    "scope",
+    "error",
+    "resource_metadata",
+    "insufficient_scope",
+    "abc+/",
+    "é",
+    "\u{0}",
+    ";",
+    "(",
+    "@",
+];
+
+/// A tchar (RFC 9110 §5.6.2).
+fn is_tchar(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+}
+
+/// An RFC 9110 token.
+fn arb_www_token() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,10}"
+}
+
+/// Letters whose bit is set in `mask` upper-cased.
+fn mixed_case(s: &str, mask: u64) -> String {
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if (mask >> (i % 64)) & 1 == 1 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A quoted-string holding `value`: `"` and `\` escaped, and every other character whose bit is
+/// set in `extra` escaped too (a quoted-pair may escape any character).
+fn quote(value: &str, extra: u64) -> String {
+    let mut out = String::from('"');
+    for (i, c) in value.chars().enumerate() {
+        if c == '"' || c == '\\' || (extra >> (i % 64)) & 1 == 1 {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// The comma between two list elements, with optional whitespace and empty elements.
+fn arb_list_separator() -> impl Strategy<Value = String> {
+    "[ \t]{0,2},([ \t]{0,2},){0,2}[ \t]{0,2}"
+}
+
+/// One auth-param as written, and what the parser must return for it: the name lower-cased and
+/// the value unescaped.
+fn arb_auth_param() -> impl Strategy<Value = (String, (String, String))> {
+    let mask = || prop_oneof![3 => Just(0u64), 1 => any::<u64>()];
+    let name = prop_oneof![
+        3 => proptest::sample::select(&PARAM_NAMES[..]).prop_map(String::from),
+        1 => arb_www_token(),
+    ];
+    let value = prop_oneof![
+        3 => proptest::sample::select(&PARAM_VALUES[..]).prop_map(String::from),
+        2 => ".{0,12}",
+        2 => arb_www_token(),
+    ];
+    let name_value = prop_oneof![
+        2 => proptest::sample::select(&STEP11_PARAMS[..])
+            .prop_map(|(n, v)| (n.to_string(), v.to_string())),
+        3 => (name, value),
+    ];
+    (
+        name_value,
+        mask(),
+        "[ \t]?",
+        "[ \t]?",
+        any::<bool>(),
+        mask(),
+    )
+        .prop_map(|((name, value), case, bws1, bws2, bare, escapes)| {
+            let name = mixed_case(&name, case);
+            let written = if bare && !value.is_empty() && value.chars().all(is_tchar) {
+                value.clone()
+            } else {
+                quote(&value, escapes)
+            };
+            (
+                format!("{name}{bws1}={bws2}{written}"),
+                (name.to_ascii_lowercase(), value),
+            )
+        })
+}
+
+/// One well-formed challenge as written, and the [`discovery::Challenge`] it is: a bare scheme,
+/// a scheme and a token68, or a scheme and 1–4 auth-params (sometimes after an empty list
+/// element).
+fn arb_challenge() -> impl Strategy<Value = (String, discovery::Challenge)> {
+    let scheme = prop_oneof![
+        3 => proptest::sample::select(&SCHEMES[..]).prop_map(String::from),
+        1 => arb_www_token(),
+    ];
+    let space = " [ \t]{0,2}";
+    let body = prop_oneof![
+        1 => "[ \t]{0,2}".prop_map(|ws| (ws, None, Vec::new())),
+        1 => (space, "[A-Za-z0-9._~+/-]{1,20}={0,2}", "[ \t]{0,2}")
+            .prop_map(|(sp, t, ws)| (format!("{sp}{t}{ws}"), Some(t), Vec::new())),
+        3 => (
+            space,
+            prop_oneof![3 => Just(""), 1 => Just(", ")],
+            proptest::collection::vec(arb_auth_param(), 1..5),
+            proptest::collection::vec(arb_list_separator(), 4),
+            "[ \t]{0,2}",
+        )
+            .prop_map(|(sp, empty, params, seps, ws)| {
+                let mut text = format!("{sp}{empty}");
+                for (i, (written, _)) in params.iter().enumerate() {
+                    if i > 0 {
+                        text.push_str(&seps[i - 1]);
+                    }
+                    text.push_str(written);
+                }
+                text.push_str(&ws);
+                (text, None, params.into_iter().map(|(_, p)| p).collect())
+            }),
+    ];
+    (scheme, body).prop_map(|(scheme, (text, token68, params))| {
+        (
+            format!("{scheme}{text}"),
+            discovery::Challenge {
+                scheme,
+                token68,
+                params,
+            },
+        )
+    })
+}
+
+/// A well-formed `WWW-Authenticate` field value holding 0–4 challenges, and those challenges.
+fn arb_www_field() -> impl Strategy<Value = (String, Vec<discovery::Challenge>)> {
+    (
+        "[ \t,]{0,3}",
+        proptest::collection::vec(arb_challenge(), 0..5),
+        proptest::collection::vec(arb_list_separator(), 4),
+        "[ \t,]{0,3}",
+    )
+        .prop_map(|(lead, challenges, seps, trail)| {
+            let mut text = lead;
+            let mut expected = Vec::new();
+            for (i, (written, challenge)) in challenges.into_iter().enumerate() {
+                if i > 0 {
+                    text.push_str(&seps[i - 1]);
+                }
+                text.push_str(&written);
+                expected.push(challenge);
+            }
+            text.push_str(&trail);
+            (text, expected)
+        })
+}
+
+/// [`FRAGMENTS`] glued together.
+fn arb_fragments() -> impl Strategy<Value = String> {
+    proptest::collection::vec(proptest::sample::select(&FRAGMENTS[..]), 0..16)
+        .prop_map(|parts| parts.concat())
+}
+
+/// The `WWW-Authenticate` field values of one response.
+#[derive(Debug, Clone)]
+enum WwwInput {
+    /// Well-formed fields with the challenges each holds, and text to append after a comma.
+    WellFormed(Vec<(String, Vec<discovery::Challenge>)>, String),
+    /// Anything else: what kind of input, and the field values.
+    Other(&'static str, Vec<String>),
+}
+
+fn arb_www_input() -> impl Strategy<Value = WwwInput> {
+    let fields = |s: BoxedStrategy<String>, kind: &'static str| {
+        proptest::collection::vec(s, 1..4).prop_map(move |f| WwwInput::Other(kind, f))
+    };
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let cut = (arb_www_field(), any::<prop::sample::Index>())
+        .prop_map(move |((text, _), at)| lossy(&text.as_bytes()[..at.index(text.len() + 1)]))
+        .boxed();
+    let changed = (arb_www_field(), any::<prop::sample::Index>(), any::<u8>())
+        .prop_map(move |((text, _), at, byte)| {
+            let mut bytes = text.into_bytes();
+            if !bytes.is_empty() {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            lossy(&bytes)
+        })
+        .boxed();
+    let bytes = proptest::collection::vec(any::<u8>(), 0..80)
+        .prop_map(move |b| lossy(&b))
+        .boxed();
+    prop_oneof![
+        6 => (
+            proptest::collection::vec(arb_www_field(), 1..4),
+            prop_oneof![".{0,20}", arb_fragments()],
+        )
+            .prop_map(|(fields, junk)| WwwInput::WellFormed(fields, junk)),
+        1 => fields(".{0,60}".boxed(), "any text"),
+        1 => fields("[ -~]{0,60}".boxed(), "printable ASCII"),
+        1 => fields(bytes, "bytes as lossy UTF-8"),
+        2 => fields(arb_fragments().boxed(), "fragments"),
+        2 => fields(cut, "well-formed, cut short"),
+        2 => fields(changed, "well-formed, a byte changed"),
+    ]
+}
+
+/// Challenges written back in one canonical form: one space after the scheme, every value quoted.
+fn render_challenges(challenges: &[discovery::Challenge]) -> String {
+    let one = |c: &discovery::Challenge| {
+        let mut text = c.scheme.clone();
+        if let Some(t) = &c.token68 {
+            text.push(' ');
+            text.push_str(t);
+        } else if !c.params.is_empty() {
+            let params: Vec<String> = c
+                .params
+                .iter()
+                .map(|(n, v)| format!("{n}={}", quote(v, 0)))
+                .collect();
+            text.push(' ');
+            text.push_str(&params.join(", "));
+        }
+        text
+    };
+    challenges.iter().map(one).collect::<Vec<_>>().join(", ")
+}
+
+/// What any parsed challenge looks like, whatever the input: a non-empty token scheme, either a
+/// token68 or params, lower-case token names, and nothing that is not in the field.
+fn assert_challenge_shape(field: &str, c: &discovery::Challenge) -> Result<(), TestCaseError> {
+    prop_assert!(
+        !c.scheme.is_empty() && c.scheme.chars().all(is_tchar),
+        "scheme {:?} from {:?}",
+        c.scheme,
+        field
+    );
+    prop_assert!(field.contains(c.scheme.as_str()));
+    if let Some(t) = &c.token68 {
+        prop_assert!(c.params.is_empty(), "token68 and params: {:?}", c);
+        let body = t.trim_end_matches('=');
+        prop_assert!(
+            !body.is_empty()
+                && body
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "-._~+/".contains(ch)),
+            "token68 {:?} from {:?}",
+            t,
+            field
+        );
+        prop_assert!(field.contains(t.as_str()));
+    }
+    let lower = field.to_ascii_lowercase();
+    for (name, _) in &c.params {
+        prop_assert!(
+            !name.is_empty()
+                && name.chars().all(is_tchar)
+                && !name.chars().any(|ch| ch.is_ascii_uppercase()),
+            "param name {:?} from {:?}",
+            name,
+            field
+        );
+        prop_assert!(lower.contains(name.as_str()));
+    }
+    Ok(())
+}
+
+/// What step 11 must take from the challenges: the first `Bearer` one, the first of each
+/// parameter (names are already lower-case here).
+fn expected_bearer(challenges: &[discovery::Challenge]) -> Option<BearerChallenge> {
+    let c = challenges
+        .iter()
+        .find(|c| c.scheme.eq_ignore_ascii_case("bearer"))?;
+    let first = |name: &str| {
+        c.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    Some(BearerChallenge {
+        error: first("error"),
+        error_description: first("error_description"),
+        scope: first("scope"),
+        resource_metadata: first("resource_metadata"),
+    })
+}
+
+#[test]
+fn www_authenticate_parser_is_total_and_reads_back_what_was_written() {
+    let tally = Tally::default();
+    check("www_authenticate", arb_www_input(), |input| {
+        let (kind, fields) = match &input {
+            WwwInput::WellFormed(generated, _) => (
+                "well-formed",
+                generated.iter().map(|(t, _)| t.clone()).collect(),
+            ),
+            WwwInput::Other(kind, fields) => (*kind, fields.clone()),
+        };
+        tally.add(format!("input {kind}"));
+
+        // Any input: the shape of every challenge, and one canonical re-writing reads back the
+        // same challenges.
+        let mut all = Vec::new();
+        for field in &fields {
+            let parsed = parse_www_authenticate(field);
+            for c in &parsed {
+                assert_challenge_shape(field, c)?;
+            }
+            if !field.chars().any(is_tchar) {
+                prop_assert!(parsed.is_empty(), "{:?} → {:?}", field, parsed);
+            }
+            prop_assert_eq!(
+                &parse_www_authenticate(&render_challenges(&parsed)),
+                &parsed,
+                "re-written from {:?}",
+                field
+            );
+            all.extend(parsed);
+        }
+        tally.add(match all.len() {
+            0 => "0 challenges",
+            1 => "1 challenge",
+            2 | 3 => "2-3 challenges",
+            _ => "4+ challenges",
+        });
+        if all.iter().any(|c| c.token68.is_some()) {
+            tally.add("a token68");
+        }
+
+        // The Bearer selection: the first challenge named Bearer in any case, its first params.
+        let selected = BearerChallenge::from_header_values(fields.iter().map(String::as_str));
+        let first_bearer = all.iter().find(|c| c.scheme.eq_ignore_ascii_case("bearer"));
+        match (&selected, first_bearer) {
+            (None, None) => tally.add("no Bearer"),
+            (Some(b), Some(c)) => {
+                prop_assert_eq!(b.error.as_deref(), c.param("error"));
+                prop_assert_eq!(b.error_description.as_deref(), c.param("error_description"));
+                prop_assert_eq!(b.scope.as_deref(), c.param("scope"));
+                prop_assert_eq!(b.resource_metadata.as_deref(), c.param("resource_metadata"));
+                tally.add("Bearer found");
+                if b.resource_metadata.is_some() {
+                    tally.add("Bearer with resource_metadata");
+                }
+                if b.scope().is_some() {
+                    tally.add("Bearer with a scope");
+                }
+                if b.is_insufficient_scope() {
+                    tally.add("Bearer insufficient_scope");
+                }
+            }
+            (selected, first) => {
+                prop_assert!(false, "selected {:?}, first Bearer {:?}", selected, first)
+            }
+        }
+
+        let WwwInput::WellFormed(generated, junk) = &input else {
+            return Ok(());
+        };
+        // Round trip: each field gives back exactly the challenges written into it, and so do
+        // the fields joined with ", " (one field may carry what several did, RFC 9110 §5.3).
+        let mut expected = Vec::new();
+        for (text, challenges) in generated {
+            prop_assert_eq!(&parse_www_authenticate(text), challenges, "from {:?}", text);
+            expected.extend(challenges.iter().cloned());
+        }
+        let joined = fields.join(", ");
+        prop_assert_eq!(&parse_www_authenticate(&joined), &expected);
+
+        // Step 11 finds the first Bearer challenge written, and reads its scope and error.
+        let model = expected_bearer(&expected);
+        prop_assert_eq!(&selected, &model);
+        prop_assert_eq!(
+            &BearerChallenge::from_header_values([joined.as_str()]),
+            &model
+        );
+        if let Some(b) = &model {
+            let words: Vec<&str> = b
+                .scope
+                .as_deref()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            let scope = (!words.is_empty()).then(|| words.join(" "));
+            prop_assert_eq!(
+                select_scope(
+                    None,
+                    selected.as_ref().and_then(BearerChallenge::scope),
+                    &[]
+                ),
+                scope
+            );
+            prop_assert_eq!(
+                selected
+                    .as_ref()
+                    .is_some_and(BearerChallenge::is_insufficient_scope),
+                b.error.as_deref() == Some("insufficient_scope")
+            );
+        }
+
+        // Lenient: whatever follows a comma never changes what came before it. The challenges
+        // stay; only the last one may gain params.
+        let longer = parse_www_authenticate(&format!("{joined}, {junk}"));
+        prop_assert!(longer.len() >= expected.len());
+        if let Some((last, before)) = expected.split_last() {
+            prop_assert_eq!(&longer[..before.len()], before);
+            let grown = &longer[before.len()];
+            prop_assert_eq!(&grown.scheme, &last.scheme);
+            prop_assert_eq!(&grown.token68, &last.token68);
+            prop_assert!(
+                grown.params.starts_with(&last.params),
+                "{:?} after {:?}",
+                grown,
+                junk
+            );
+        }
+        Ok(())
+    });
+    tally.print("www_authenticate");
 }
 
 // ------------------------------------------------------------------ token validation
