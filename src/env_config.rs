@@ -185,8 +185,16 @@ impl<'a> Resolver<'a> {
         &self.settings
     }
 
-    /// The effective configuration as printable lines (secrets hidden).
+    /// The effective configuration as printable lines (secrets hidden). The name column is as
+    /// wide as the longest name, and at least 16 characters, so that every `=` lines up.
     pub fn report(&self) -> String {
+        let width = self
+            .settings
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(16);
         let mut out =
             String::from("effective configuration (flag > environment > env file > default):\n");
         if let Some(path) = self.file.path() {
@@ -199,7 +207,7 @@ impl<'a> Resolver<'a> {
                 s.value.clone()
             };
             out.push_str(&format!(
-                "  {:<16} = {:<48} [{}]\n",
+                "  {:<width$} = {:<48} [{}]\n",
                 s.name,
                 shown,
                 s.source.label()
@@ -306,6 +314,28 @@ mod tests {
             "{report}"
         );
         assert!(report.contains("[default]"));
+    }
+
+    #[test]
+    fn the_name_column_fits_the_longest_name() {
+        let m = command().get_matches_from(["t", "--password", "hunter2"]);
+        let f = file(&[("TEST_ENVCFG_URL", "http://file-url")]);
+        let mut r = Resolver::new(&m, &f);
+        r.value("url", "TEST_ENVCFG_URL", None);
+        assert_eq!(
+            r.report(),
+            "effective configuration (flag > environment > env file > default):\n\
+             \x20 env file: test.env\n\
+             \x20 TEST_ENVCFG_URL  = http://file-url                                  [env file]\n"
+        );
+        r.secret("password", "TEST_ENVCFG_PASSWORD");
+        assert_eq!(
+            r.report(),
+            "effective configuration (flag > environment > env file > default):\n\
+             \x20 env file: test.env\n\
+             \x20 TEST_ENVCFG_URL      = http://file-url                                  [env file]\n\
+             \x20 TEST_ENVCFG_PASSWORD = (set)                                            [flag]\n"
+        );
     }
 
     #[test]
