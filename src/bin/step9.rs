@@ -65,8 +65,11 @@ async fn main() -> Result<ExitCode, Fatal> {
     eprint!("{}", resolver.report());
 
     let client = keycloak::http_client();
+    // Progress lines are numbered as they are printed: [2] is the realm creation with --apply,
+    // else the verification.
+    let mut step = 1;
     println!(
-        "[1] waiting for Keycloak at {} (up to {}s)",
+        "[{step}] waiting for Keycloak at {} (up to {}s)",
         config.keycloak_url, args.wait_seconds
     );
     keycloak::wait_for(
@@ -87,19 +90,24 @@ async fn main() -> Result<ExitCode, Fatal> {
         let applied = keycloak::apply_realm(&client, &config, &admin, &args.realm_file)
             .await
             .map_err(anyhow::Error::msg)?;
+        step += 1;
         match applied {
             Applied::Created => println!(
-                "[2] created realm {} from {}",
+                "[{step}] created realm {} from {}",
                 config.realm,
                 args.realm_file.display()
             ),
             Applied::AlreadyPresent => {
-                println!("[2] realm {} already exists; left unchanged", config.realm)
+                println!(
+                    "[{step}] realm {} already exists; left unchanged",
+                    config.realm
+                )
             }
         }
     }
+    step += 1;
     println!(
-        "[3] verifying realm {} at {}",
+        "[{step}] verifying realm {} at {}",
         config.realm,
         config.realm_url()
     );
