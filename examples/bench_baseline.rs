@@ -39,7 +39,8 @@ struct Args {
     port: u16,
 }
 
-async fn mcp(State(service): State<Arc<McpService>>, body: Bytes) -> Response {
+/// The baseline's `POST /mcp` handler.
+pub async fn mcp(State(service): State<Arc<McpService>>, body: Bytes) -> Response {
     match jsonrpc::parse(&body) {
         Ok(Incoming::Request { id, method, params }) => {
             match service.handle(&method, params.as_ref(), None) {
@@ -57,22 +58,27 @@ async fn mcp(State(service): State<Arc<McpService>>, body: Bytes) -> Response {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// The baseline's routes: `GET /health` and `POST /mcp` (also measured in-process by
+/// `examples/bench_layers.rs`, which includes this file).
+pub fn router() -> Router {
     let service = McpService::new(ServerInfo::new("bench-baseline", "Benchmark baseline"))
         .with_catalog(Catalog::echo())
         .with_dispatch();
-    let app = Router::new()
+    Router::new()
         .route(
             "/health",
             get(|| async { Json(json!({"status": "healthy"})) }),
         )
         .route("/mcp", post(mcp))
-        .with_state(Arc::new(service));
+        .with_state(Arc::new(service))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
     let listener = server::bind(&args.host, args.port).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
+    axum::serve(listener, router())
         .with_graceful_shutdown(server::shutdown_signal())
         .await?;
     Ok(())

@@ -14,9 +14,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::http::Request;
-use axum::{Extension, Router};
 use mcp_auth_steps::bearer_auth::{BearerAuth, Challenge, KeySource, TokenValidator};
 use mcp_auth_steps::catalog::Catalog;
 use mcp_auth_steps::dispatch::McpService;
@@ -24,10 +24,15 @@ use mcp_auth_steps::identity::Identity;
 use mcp_auth_steps::lifecycle::ServerInfo;
 use mcp_auth_steps::origin_guard::OriginGuard;
 use mcp_auth_steps::policy::Policy;
+use mcp_auth_steps::server::HttpService;
 use mcp_auth_steps::token::{self, TokenSpec};
 use mcp_auth_steps::token_cache::{DEFAULT_CAPACITY, TokenCache};
 use mcp_auth_steps::{cors, keys, mcp_http, server};
 use tower::ServiceExt;
+
+#[allow(dead_code)] // only its `router` is used here
+#[path = "bench_baseline.rs"]
+mod baseline;
 
 const ISSUER: &str = "http://localhost:9000";
 const AUDIENCE: &str = "http://localhost:9000/mcp";
@@ -50,7 +55,8 @@ struct Stack {
     log: bool,
 }
 
-fn build(s: &Stack, public: &keys::PublicKey) -> Router {
+/// Builds stack `s` (each with its concrete type: no extra boxing) and measures it.
+async fn measure(s: &Stack, public: &keys::PublicKey, token: &str, requests: u32) -> f64 {
     let mut service = McpService::new(ServerInfo::new("bench", "Bench"))
         .with_catalog(Catalog::echo().with_whoami())
         .with_dispatch();
@@ -59,12 +65,12 @@ fn build(s: &Stack, public: &keys::PublicKey) -> Router {
     }
     let mut app = mcp_http::router(service);
     if s.auth == Auth::None {
-        app = app.layer(Extension(Identity {
+        app = app.layer(Extension(Arc::new(Identity {
             username: Some("alice".into()),
             scopes: vec!["mcp:read".into(), "mcp:tools".into()],
             roles: vec!["user".into()],
             ..Identity::default()
-        }));
+        })));
     } else {
         let keys = KeySource::Local(Arc::new(public.clone()));
         let mut auth = BearerAuth::new(TokenValidator::new(keys, ISSUER, AUDIENCE))
@@ -74,20 +80,25 @@ fn build(s: &Stack, public: &keys::PublicKey) -> Router {
         }
         app = auth.protect(app);
     }
+    // The same order as step 8: request log, Origin guard, CORS, router.
     let guard = OriginGuard::default();
-    if s.cors {
-        app = app.layer(cors::layer(&guard));
+    match (s.cors, s.guard, s.log) {
+        (false, false, false) => best_of_5(app, token, requests).await,
+        (true, false, false) => best_of_5(cors::wrap(&guard, app), token, requests).await,
+        (true, true, false) => {
+            let app = cors::wrap(&guard, app);
+            best_of_5(guard.protect(app), token, requests).await
+        }
+        (true, true, true) => {
+            let app = cors::wrap(&guard, app);
+            best_of_5(server::finish(guard.protect(app)), token, requests).await
+        }
+        _ => unreachable!("the stacks add layers in step 8's order"),
     }
-    if s.guard {
-        app = guard.protect(app);
-    }
-    if s.log {
-        app = server::finish(app);
-    }
-    app
 }
 
-async fn best_of_5(app: &Router, token: &str, requests: u32) -> f64 {
+/// Best of 5 batches; requests go to one instance of the stack, as on one connection.
+async fn best_of_5(mut app: impl HttpService, token: &str, requests: u32) -> f64 {
     let mut best = f64::MAX;
     for _ in 0..5 {
         let started = Instant::now();
@@ -99,7 +110,7 @@ async fn best_of_5(app: &Router, token: &str, requests: u32) -> f64 {
                 .header("authorization", format!("Bearer {token}"))
                 .body(Body::from(BODY))
                 .expect("a valid request");
-            let response = app.clone().oneshot(request).await.expect("infallible");
+            let Ok(response) = app.ready().await.expect("ready").call(request).await;
             assert_eq!(response.status(), 200);
             let body = axum::body::to_bytes(response.into_body(), usize::MAX).await;
             std::hint::black_box(body.expect("a body"));
@@ -112,9 +123,11 @@ async fn best_of_5(app: &Router, token: &str, requests: u32) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let log_lines = std::env::args().any(|a| a == "--log");
-    if log_lines {
-        server::init_logging()?;
-    }
+    let _log = if log_lines {
+        Some(server::init_logging()?)
+    } else {
+        None
+    };
     keys::install_crypto_provider();
     let key = keys::load_private_key(std::path::Path::new(keys::DEFAULT_PRIVATE_KEY))?;
     let spec = TokenSpec::demo("alice", ISSUER, AUDIENCE).expect("alice is a demo user");
@@ -166,10 +179,12 @@ async fn main() -> anyhow::Result<()> {
         }
     );
     println!("|---|---:|---:|");
+    let bare = best_of_5(baseline::router(), &token, 50_000).await;
+    println!("| bare handler (`examples/bench_baseline.rs`) | {bare:.2} |  |");
     let mut previous: Option<f64> = None;
     for s in &stacks {
         let requests = if s.auth == Auth::Plain { 5_000 } else { 50_000 };
-        let cost = best_of_5(&build(s, &key.public), &token, requests).await;
+        let cost = measure(s, &key.public, &token, requests).await;
         let added = match (previous, s.label.starts_with('+')) {
             (Some(p), true) => format!("{:+.2}", cost - p),
             _ => String::new(),

@@ -159,8 +159,39 @@ expect_output() {
   if grep -Eq -- "$1" "$WORK/exit.out"; then pass "$2"; else fail "$2: output lacks /$1/: $(head -c 300 "$WORK/exit.out")"; fi
 }
 
+# Servers write their log from a background thread (src/log_writer.rs): a line is in the file
+# microseconds after it is logged, not before the response leaves. So log checks wait for it.
+
+# log_has FILE EXTENDED-REGEX [SECONDS]: true once FILE has a line matching (polls, 5 s default).
+log_has() {
+  local deadline=$((SECONDS + ${3:-5}))
+  until grep -Eq -- "$2" "$1" 2>/dev/null; do
+    [ $SECONDS -lt "$deadline" ] || return 1
+    sleep 0.05
+  done
+}
+
+# expect_log FILE EXTENDED-REGEX DESCRIPTION: a line of FILE matches (waiting for it, see log_has).
+expect_log() {
+  if log_has "$1" "$2"; then pass "$3"; else fail "$3: no line matching /$2/ in $(basename "$1")"; fi
+}
+
+# logs_settled: waits until no captured server log has grown for 0.2 s (at most 5 s), so that a
+# check of what the logs lack sees every line already logged.
+logs_settled() {
+  local before after deadline=$((SECONDS + 5))
+  before="$(cat "$WORK"/*.log 2>/dev/null | wc -c)"
+  while [ $SECONDS -lt $deadline ]; do
+    sleep 0.2
+    after="$(cat "$WORK"/*.log 2>/dev/null | wc -c)"
+    [ "$after" = "$before" ] && return 0
+    before="$after"
+  done
+}
+
 # expect_log_lacks STRING DESCRIPTION: no server log we captured contains STRING.
 expect_log_lacks() {
+  logs_settled
   if grep -rqF -- "$1" "$WORK"/*.log 2>/dev/null; then fail "$2"; else pass "$2"; fi
 }
 

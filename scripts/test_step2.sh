@@ -225,6 +225,6 @@ expect_status 403 "the guard answers before the 415 check"
 
 section "request log"
 rpc "$PING"
-if grep -q 'rpc_method="ping"' "$SERVER_LOG"; then pass "the log line names the JSON-RPC method"; else fail "no log line with rpc_method=\"ping\""; fi
+expect_log "$SERVER_LOG" 'rpc_method="ping"' "the log line names the JSON-RPC method"
 
 finish

@@ -14,24 +14,26 @@
 //!
 //! The reason in `error_description` is specific but never echoes the token.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Value, json};
+use tower::Service;
 
 use crate::config::ConfigError;
 use crate::identity::{Identity, parse_scope};
 use crate::jwks_cache::{JwksCache, KeyError};
 use crate::keys::{self, PublicKey};
-use crate::server::PublicUrl;
+use crate::server::{BoxedResponse, HttpService, PublicUrl};
 use crate::token_cache::{self, TokenCache, Verified};
 
 /// Clock skew allowed on `exp`, `nbf` and `iat`.
@@ -159,7 +161,7 @@ impl TokenValidator {
     }
 
     /// Verifies `token`.
-    pub async fn validate(&self, token: &str) -> Result<Identity, AuthError> {
+    pub async fn validate(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
         self.verify(token).await.map(|v| v.identity)
     }
 
@@ -169,22 +171,36 @@ impl TokenValidator {
         &self,
         token: &str,
         cache: &TokenCache,
-    ) -> Result<Identity, AuthError> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return self.validate(token).await;
+    ) -> Result<Arc<Identity>, AuthError> {
+        match self.cached(token, cache) {
+            Some(identity) => Ok(identity),
+            None => self.validate_and_remember(token, cache).await,
         }
-        let now = crate::token::now();
+    }
+
+    /// The identity `cache` holds for `token`, if any (see [`TokenValidator::validate_cached`]).
+    /// Synchronous: a hit needs no key fetch.
+    pub fn cached(&self, token: &str, cache: &TokenCache) -> Option<Arc<Identity>> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
         let key_is_current = |used: &PublicKey| {
             self.keys
                 .current(&used.kid)
                 .is_some_and(|current| token_cache::same_key(&current, used))
         };
-        if let Some(identity) = cache.get(token, now, key_is_current) {
-            return Ok(identity);
-        }
+        cache.get(token, crate::token::now(), key_is_current)
+    }
+
+    /// Verifies `token` in full and, when it is valid, puts it in `cache`.
+    pub async fn validate_and_remember(
+        &self,
+        token: &str,
+        cache: &TokenCache,
+    ) -> Result<Arc<Identity>, AuthError> {
         let verified = self.verify(token).await?;
-        let identity = verified.identity.clone();
-        cache.insert(token, verified, now);
+        let identity = Arc::clone(&verified.identity);
+        cache.insert(token, verified, crate::token::now());
         Ok(identity)
     }
 
@@ -238,7 +254,7 @@ impl TokenValidator {
             return Err(invalid("iss is not a string"));
         }
         Ok(Verified {
-            identity: identity_from_claims(&claims, &self.audience),
+            identity: Arc::new(identity_from_claims(&claims, &self.audience)),
             // `exp` is required and was checked; a fractional NumericDate is rounded down.
             exp: claims
                 .get("exp")
@@ -462,35 +478,87 @@ impl BearerAuth {
 
     /// Requires a valid token on every route of `router` (use it on the `/mcp` router only).
     pub fn protect(self, router: Router) -> Router {
-        router.route_layer(middleware::from_fn_with_state(Arc::new(self), authenticate))
+        router.route_layer(RequireBearer(Arc::new(self)))
+    }
+
+    /// The refusal for `error`: logged (the reason, never the token) and answered with its
+    /// challenge.
+    fn refuse(&self, error: &AuthError) -> Response {
+        let reason = error
+            .code_and_description()
+            .map(|(_, d)| d)
+            .unwrap_or_else(|| "no bearer token".into());
+        tracing::info!(target: "mcp_auth_steps::auth", reason, "request not authenticated");
+        self.challenge.response(error)
     }
 }
 
-async fn authenticate(
-    State(auth): State<Arc<BearerAuth>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let result = match bearer_token(request.headers()) {
-        Ok(token) => match &auth.token_cache {
-            Some(cache) => auth.validator.validate_cached(token, cache).await,
-            None => auth.validator.validate(token).await,
-        },
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(identity) => {
+/// The layer [`BearerAuth::protect`] puts on each route.
+#[derive(Debug, Clone)]
+struct RequireBearer(Arc<BearerAuth>);
+
+impl<S> tower::Layer<S> for RequireBearer {
+    type Service = Authenticated<S>;
+
+    fn layer(&self, inner: S) -> Authenticated<S> {
+        Authenticated {
+            auth: Arc::clone(&self.0),
+            inner,
+        }
+    }
+}
+
+/// A route behind bearer auth: the request reaches it only with a valid token, and carries the
+/// token's [`Identity`] (as `Arc<Identity>` in its extensions).
+///
+/// A plain tower service rather than `axum::middleware::from_fn`, for the verified-token cache's
+/// sake: a token the cache holds is checked without awaiting anything, and the request goes
+/// straight on to the route, with no per-request boxing of the route.
+#[derive(Debug, Clone)]
+pub struct Authenticated<S> {
+    auth: Arc<BearerAuth>,
+    inner: S,
+}
+
+impl<S: HttpService> Service<Request> for Authenticated<S> {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxedResponse;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let token = match bearer_token(request.headers()) {
+            Ok(token) => token,
+            Err(error) => return Box::pin(std::future::ready(Ok(self.auth.refuse(&error)))),
+        };
+        let cache = self.auth.token_cache.as_deref();
+        // This exact token verified before (steps 8 and 10): on to the route at once.
+        if let Some(identity) = cache.and_then(|cache| self.auth.validator.cached(token, cache)) {
             request.extensions_mut().insert(identity);
-            next.run(request).await
+            return Box::pin(self.inner.call(request));
         }
-        Err(error) => {
-            let reason = error
-                .code_and_description()
-                .map(|(_, d)| d)
-                .unwrap_or_else(|| "no bearer token".into());
-            tracing::info!(target: "mcp_auth_steps::auth", reason, "request not authenticated");
-            auth.challenge.response(&error)
-        }
+        // Verify in full, which may wait for the issuer's keys (step 10). The route, made ready
+        // by `poll_ready`, goes into the future; a fresh clone stays here for the next request.
+        let token = token.to_owned();
+        let auth = Arc::clone(&self.auth);
+        let fresh = self.inner.clone();
+        let mut route = std::mem::replace(&mut self.inner, fresh);
+        Box::pin(async move {
+            let verified = match &auth.token_cache {
+                Some(cache) => auth.validator.validate_and_remember(&token, cache).await,
+                None => auth.validator.validate(&token).await,
+            };
+            match verified {
+                Ok(identity) => {
+                    request.extensions_mut().insert(identity);
+                    route.call(request).await
+                }
+                Err(error) => Ok(auth.refuse(&error)),
+            }
+        })
     }
 }
 

@@ -101,14 +101,14 @@ impl ToolOutput {
 }
 
 /// What a tool can see of the request that called it.
-#[derive(Debug, Clone, Default)]
-pub struct CallContext {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallContext<'a> {
     /// The verified caller, from step 6 on.
-    pub identity: Option<Identity>,
+    pub identity: Option<&'a Identity>,
 }
 
 /// Runs a tool on its (already object-shaped) arguments.
-pub type ToolFn = fn(&Map<String, Value>, &CallContext) -> ToolOutput;
+pub type ToolFn = fn(&Map<String, Value>, &CallContext<'_>) -> ToolOutput;
 /// Renders a prompt from its string arguments; `Err` is a -32602 message.
 pub type PromptFn = fn(&Map<String, Value>) -> Result<Value, String>;
 
@@ -284,7 +284,7 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn run_echo(args: &Map<String, Value>, _ctx: &CallContext) -> ToolOutput {
+fn run_echo(args: &Map<String, Value>, _ctx: &CallContext<'_>) -> ToolOutput {
     match echo_args(args) {
         Ok((message, count)) => {
             let text = message.repeat(count);
@@ -328,7 +328,7 @@ fn whoami_tool() -> Tool {
     }
 }
 
-fn run_whoami(args: &Map<String, Value>, ctx: &CallContext) -> ToolOutput {
+fn run_whoami(args: &Map<String, Value>, ctx: &CallContext<'_>) -> ToolOutput {
     if let Some(unknown) = args.keys().next() {
         return ToolOutput::error(format!(
             "Invalid arguments for whoami: unknown argument {unknown:?}: it takes none"

@@ -81,9 +81,7 @@ impl McpService {
         if let Err(denial) = self.authorize(method, identity) {
             return Outcome::Forbidden(denial);
         }
-        let ctx = CallContext {
-            identity: identity.cloned(),
-        };
+        let ctx = CallContext { identity };
         match self.route(method, params, &ctx) {
             Ok(value) => Outcome::Result(value),
             Err(error) => Outcome::Error(error),
@@ -94,7 +92,7 @@ impl McpService {
         &self,
         method: &str,
         params: Option<&Value>,
-        ctx: &CallContext,
+        ctx: &CallContext<'_>,
     ) -> Result<Value, RpcError> {
         let catalog = self.catalog.as_ref();
         match (method, catalog) {
@@ -164,7 +162,7 @@ fn name_and_arguments(
 fn call_tool(
     catalog: &Catalog,
     params: Option<&Value>,
-    ctx: &CallContext,
+    ctx: &CallContext<'_>,
 ) -> Result<Value, RpcError> {
     let (name, arguments) = name_and_arguments(params, "tools/call")?;
     let tool = catalog

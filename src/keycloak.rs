@@ -654,7 +654,7 @@ async fn verify_user(
         )];
     };
     let mut checks = Vec::new();
-    let identity: Identity = match validator.validate(token).await {
+    let identity: std::sync::Arc<Identity> = match validator.validate(token).await {
         Ok(identity) => {
             checks.push(Check::new(
                 format!("{who}: token verifies (sig, iss, aud)"),

@@ -37,6 +37,7 @@ pub mod jwks_cache;
 pub mod keycloak;
 pub mod keys;
 pub mod lifecycle;
+pub mod log_writer;
 pub mod mcp_client;
 pub mod mcp_host;
 pub mod mcp_http;

@@ -67,11 +67,11 @@ async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -
     // Taken apart rather than extracted piecewise: the `HeaderMap` and `Extension` extractors
     // would clone the headers and the identity on every request.
     let (mut parts, body) = request.into_parts();
-    let identity = parts.extensions.remove::<Identity>();
+    let identity = parts.extensions.remove::<Arc<Identity>>();
     let headers = &parts.headers;
     let mut log = LogFields {
         rpc_method: None,
-        user: identity.as_ref().map(Identity::log_name),
+        user: identity.as_deref().map(Identity::log_name),
     };
 
     if !is_json(headers.get(header::CONTENT_TYPE)) {
@@ -117,12 +117,12 @@ async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -
     }
     let Some(id) = id else {
         // A notification: accepted whatever its method, once the caller is authorized to send it.
-        if let Err(denial) = service.authorize(&method, identity.as_ref()) {
+        if let Err(denial) = service.authorize(&method, identity.as_deref()) {
             return forbidden(None, denial, log);
         }
         return answer(StatusCode::ACCEPTED, None, log);
     };
-    match service.handle(&method, params.as_ref(), identity.as_ref()) {
+    match service.handle(&method, params.as_ref(), identity.as_deref()) {
         Outcome::Result(result) => answer(StatusCode::OK, Some(jsonrpc::success(&id, result)), log),
         Outcome::Error(error) => answer(
             StatusCode::OK,

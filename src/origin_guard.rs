@@ -14,15 +14,18 @@
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{Request, State};
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use reqwest::Url;
+use tower::Service;
 
 use crate::config::ConfigError;
 use crate::jsonrpc::{self, RpcError};
+use crate::server::{BoxedResponse, HttpService};
 
 /// Flags for the guard's allow-lists.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -93,42 +96,61 @@ impl OriginGuard {
 
     /// Is this `Host` header value allowed? `value` is `host[:port]`.
     pub fn check_host(&self, value: &str) -> Result<(), &'static str> {
-        let lower = value.trim().to_ascii_lowercase();
-        let host = split_host(&lower).ok_or("malformed Host")?;
-        if LOOPBACK_HOSTS.contains(&host) {
+        // Host names are case-insensitive: compared without lower-casing a copy (this runs on
+        // every request).
+        let value = value.trim();
+        let host = split_host(value).ok_or("malformed Host")?;
+        if LOOPBACK_HOSTS.iter().any(|h| h.eq_ignore_ascii_case(host)) {
             return Ok(());
         }
-        if self
-            .hosts
-            .iter()
-            .any(|allowed| allowed == host || *allowed == lower)
-        {
+        if self.hosts.iter().any(|allowed| {
+            allowed.eq_ignore_ascii_case(host) || allowed.eq_ignore_ascii_case(value)
+        }) {
             return Ok(());
         }
         Err("not a loopback or allowed host")
     }
 
-    /// Puts the guard in front of `router` (every path but `/health`). It runs before routing, so
-    /// a refusal is the same 403 whatever the path or method.
-    pub fn protect(self, router: Router) -> Router {
-        let guarded = tower::Layer::layer(
-            &middleware::from_fn_with_state(Arc::new(self), guard),
-            router,
-        );
-        Router::new().fallback_service(guarded)
+    /// Puts the guard in front of `app`: every request but `GET /health` is checked before it
+    /// reaches the router, so a refusal is the same 403 whatever the path or method, known or not.
+    pub fn protect<S: HttpService>(self, app: S) -> Guarded<S> {
+        Guarded {
+            rules: Arc::new(self),
+            inner: app,
+        }
     }
 }
 
-async fn guard(State(rules): State<Arc<OriginGuard>>, request: Request, next: Next) -> Response {
-    if request.uri().path() == "/health" {
-        return next.run(request).await;
+/// An app behind the guard ([`OriginGuard::protect`]).
+///
+/// A plain tower service rather than `axum::middleware::from_fn`: it runs on every request, and a
+/// synchronous check needs none of the per-request boxing `from_fn` does.
+#[derive(Debug, Clone)]
+pub struct Guarded<S> {
+    rules: Arc<OriginGuard>,
+    inner: S,
+}
+
+impl<S: HttpService> Service<Request> for Guarded<S> {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxedResponse;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
     }
-    if let Err(rejection) = rules.inspect(request.headers(), request.uri()) {
-        tracing::warn!(target: "mcp_auth_steps::origin_guard", "{}", rejection.message);
-        let body = jsonrpc::error_without_id(&rejection);
-        return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if request.uri().path() != "/health"
+            && let Err(rejection) = self.rules.inspect(request.headers(), request.uri())
+        {
+            tracing::warn!(target: "mcp_auth_steps::origin_guard", "{}", rejection.message);
+            let body = jsonrpc::error_without_id(&rejection);
+            let refusal = (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+            return Box::pin(std::future::ready(Ok(refusal)));
+        }
+        Box::pin(self.inner.call(request))
     }
-    next.run(request).await
 }
 
 impl OriginGuard {
@@ -144,15 +166,14 @@ impl OriginGuard {
         let host = match headers.get(header::HOST) {
             Some(value) => value
                 .to_str()
-                .map_err(|_| forbidden("Host", &shown(value.as_bytes()), "not ASCII"))?
-                .to_string(),
+                .map_err(|_| forbidden("Host", &shown(value.as_bytes()), "not ASCII"))?,
             // HTTP/2 carries the authority in the URI instead of a Host header.
             None => match uri.authority() {
-                Some(authority) => authority.as_str().to_string(),
+                Some(authority) => authority.as_str(),
                 None => return Err(forbidden("Host", "(none)", "a Host header is required")),
             },
         };
-        self.check_host(&host)
+        self.check_host(host)
             .map_err(|why| forbidden("Host", &shown(host.as_bytes()), why))
     }
 }
@@ -293,6 +314,11 @@ mod tests {
             "[::1]:9000",
             "mcp.example.com",
             "other.example:8443",
+            // Host names are case-insensitive (RFC 9110 §4.2.3).
+            "LocalHost:9000",
+            "MCP.Example.COM:443",
+            "Other.Example:8443",
+            " localhost:9000 ",
         ] {
             assert_eq!(g.check_host(ok), Ok(()), "{ok}");
         }
@@ -304,6 +330,8 @@ mod tests {
             "[::1",
             "localhost:",
             "localhost:abc",
+            "LOCALHOST.evil.com",
+            "OTHER.example:9999",
         ] {
             assert!(g.check_host(bad).is_err(), "{bad} should be rejected");
         }

@@ -93,8 +93,8 @@ type Digest = [u8; 32];
 /// What a successful verification produced: what the cache keeps.
 #[derive(Debug, Clone)]
 pub struct Verified {
-    /// The caller.
-    pub identity: Identity,
+    /// The caller (shared: a cache hit hands out the same identity, not a copy).
+    pub identity: Arc<Identity>,
     /// The token's `exp` (seconds since the epoch).
     pub exp: i64,
     /// The key whose signature check passed.
@@ -102,7 +102,7 @@ pub struct Verified {
 }
 
 struct Entry {
-    identity: Identity,
+    identity: Arc<Identity>,
     exp: i64,
     key: Arc<PublicKey>,
     seq: u64,
@@ -182,13 +182,13 @@ impl TokenCache {
         token: &str,
         now: i64,
         key_is_current: impl FnOnce(&PublicKey) -> bool,
-    ) -> Option<Identity> {
+    ) -> Option<Arc<Identity>> {
         let digest = keys::sha256(token.as_bytes());
         let found = {
             let mut state = self.lock();
             match state.entries.get(&digest) {
                 Some(entry) if now < entry.exp => {
-                    Some((entry.identity.clone(), Arc::clone(&entry.key)))
+                    Some((Arc::clone(&entry.identity), Arc::clone(&entry.key)))
                 }
                 Some(_) => {
                     state.entries.remove(&digest);
@@ -310,10 +310,10 @@ mod tests {
 
     fn verified(user: &str, exp: i64, key: &Arc<PublicKey>) -> Verified {
         Verified {
-            identity: Identity {
+            identity: Arc::new(Identity {
                 username: Some(user.into()),
                 ..Identity::default()
-            },
+            }),
             exp,
             key: Arc::clone(key),
         }
@@ -327,7 +327,7 @@ mod tests {
         let k = key("a");
         cache.insert("token-1", verified("alice", NOW + 60, &k), NOW);
         cache.insert("token-2", verified("bob", NOW + 60, &k), NOW);
-        let name = |t: &str| cache.get(t, NOW, |_| true).and_then(|i| i.username);
+        let name = |t: &str| cache.get(t, NOW, |_| true).and_then(|i| i.username.clone());
         assert_eq!(name("token-1").as_deref(), Some("alice"));
         assert_eq!(name("token-2").as_deref(), Some("bob"));
         assert_eq!(name("token-3"), None);

@@ -23,7 +23,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
-    server::init_logging()?;
+    let _log = server::init_logging()?;
     let guard = OriginGuard::from_args(&args.server.guard)?;
 
     let app = Health::new(1).router();

@@ -51,7 +51,7 @@ struct Args {
 async fn main() -> Result<(), Fatal> {
     let matches = Args::command().get_matches();
     let args = Args::from_arg_matches(&matches)?;
-    server::init_logging()?;
+    let _log = server::init_logging()?;
     keys::install_crypto_provider();
     let config = keycloak::resolve_server_config(&matches, args.keycloak.env_file.as_deref())?;
     eprint!("{}", config.report);
@@ -91,13 +91,14 @@ async fn main() -> Result<(), Fatal> {
         }))
         .router()
         .merge(auth.protect(mcp_http::router(mcp)))
-        .merge(metadata::protected_resource_router(prm))
-        .layer(cors::layer(&guard));
+        .merge(metadata::protected_resource_router(prm));
 
     let serve = ServerArgs {
         mcp_server_url: public_url.base().to_string(),
         guard: config.guard.clone(),
         ..args.server
     };
+    // CORS answers browser preflights before bearer auth; the guard comes first of all.
+    let app = cors::wrap(&guard, app);
     server::run(&serve, guard.protect(app)).await
 }

@@ -30,7 +30,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
-    server::init_logging()?;
+    let _log = server::init_logging()?;
     let guard = OriginGuard::from_args(&args.server.guard)?;
 
     let mcp = McpService::new(ServerInfo::new("mcp-auth-steps-step2", "Step 2: JSON-RPC"));

@@ -32,7 +32,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
-    server::init_logging()?;
+    let _log = server::init_logging()?;
     keys::install_crypto_provider();
     let guard = OriginGuard::from_args(&args.server.guard)?;
     let public_key = keys::load_public_key(&args.key.public_key)?;

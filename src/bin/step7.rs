@@ -2,7 +2,7 @@
 //!
 //! Adds: Protected Resource Metadata (RFC 9728) at both well-known paths, Authorization Server
 //! Metadata (RFC 8414) for the local issuer, `resource_metadata` and `scope` in every 401
-//! challenge, and [`cors::layer`] so browser clients can read the challenge.
+//! challenge, and [`cors::wrap`] so browser clients can read the challenge.
 //!
 //! ```text
 //! cargo run --bin step7
@@ -38,7 +38,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
-    server::init_logging()?;
+    let _log = server::init_logging()?;
     keys::install_crypto_provider();
     let guard = OriginGuard::from_args(&args.server.guard)?;
     let public_url = args.server.public_url()?;
@@ -69,8 +69,9 @@ async fn main() -> Result<(), Fatal> {
         .merge(metadata::local_authorization_server_router(
             &public_url,
             &issuer,
-        ))
-        .layer(cors::layer(&guard));
+        ));
 
+    // CORS answers browser preflights before bearer auth; the guard comes first of all.
+    let app = cors::wrap(&guard, app);
     server::run(&args.server, guard.protect(app)).await
 }

@@ -45,7 +45,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
-    server::init_logging()?;
+    let _log = server::init_logging()?;
     keys::install_crypto_provider();
     let guard = OriginGuard::from_args(&args.server.guard)?;
     let public_url = args.server.public_url()?;
@@ -80,8 +80,9 @@ async fn main() -> Result<(), Fatal> {
         .merge(metadata::local_authorization_server_router(
             &public_url,
             &issuer,
-        ))
-        .layer(cors::layer(&guard));
+        ));
 
+    // CORS answers browser preflights before bearer auth; the guard comes first of all.
+    let app = cors::wrap(&guard, app);
     server::run(&args.server, guard.protect(app)).await
 }

@@ -55,7 +55,7 @@ struct Args {
 async fn main() -> Result<ExitCode, Fatal> {
     let matches = Args::command().get_matches();
     let args = Args::from_arg_matches(&matches)?;
-    server::init_logging()?;
+    let _log = server::init_logging()?;
     keys::install_crypto_provider();
     let file = EnvFile::load_optional(args.keycloak.env_file.as_deref())?;
     let mut resolver = Resolver::new(&matches, &file);

@@ -3,7 +3,10 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::Router;
+use std::convert::Infallible;
+
+use axum::extract::Request;
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcp_auth_steps::bearer_auth::{BearerAuth, Challenge, KeySource, TokenValidator};
@@ -17,6 +20,7 @@ use mcp_auth_steps::policy::Policy;
 use mcp_auth_steps::server::PublicUrl;
 use mcp_auth_steps::{cors, jwks, mcp_http, metadata, token};
 use serde_json::{Value, json};
+use tower::util::BoxCloneSyncService;
 
 pub const ISSUER: &str = "http://localhost:9000";
 pub const AUDIENCE: &str = "http://localhost:9000/mcp";
@@ -68,7 +72,7 @@ pub fn public_url() -> PublicUrl {
 }
 
 /// Steps 6–8, each with the layers of its binary.
-pub fn app(step: u8) -> Router {
+pub fn app(step: u8) -> BoxCloneSyncService<Request, Response, Infallible> {
     let public = public_url();
     let keys = KeySource::Local(Arc::new(key().public.clone()));
     let mut auth = BearerAuth::new(TokenValidator::new(keys, ISSUER, AUDIENCE));
@@ -95,8 +99,9 @@ pub fn app(step: u8) -> Router {
             .merge(metadata::protected_resource_router(
                 metadata::protected_resource(&public, ISSUER),
             ))
-            .merge(metadata::local_authorization_server_router(&public, ISSUER))
-            .layer(cors::layer(&guard));
+            .merge(metadata::local_authorization_server_router(&public, ISSUER));
+        let app = cors::wrap(&guard, app);
+        return BoxCloneSyncService::new(guard.protect(app));
     }
-    guard.protect(app)
+    BoxCloneSyncService::new(guard.protect(app))
 }

@@ -18,7 +18,6 @@ mod step7;
 mod step8;
 mod step9;
 
-use axum::Router;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -52,7 +51,7 @@ impl Reply {
 }
 
 /// Serves `router` on a free loopback port until the test ends.
-pub async fn spawn(router: Router) -> TestServer {
+pub async fn spawn(router: impl mcp_auth_steps::server::HttpService) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");

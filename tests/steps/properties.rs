@@ -394,7 +394,7 @@ fn post_mcp_never_answers_5xx_and_always_in_json_rpc() {
         |(body, identity, with_version)| {
             let mut router = mcp_http::router(step8_service());
             if let Some(identity) = identity {
-                router = router.layer(axum::Extension(identity));
+                router = router.layer(axum::Extension(std::sync::Arc::new(identity)));
             }
             let mut request = Request::post("/mcp")
                 .header(header::CONTENT_TYPE, "application/json")

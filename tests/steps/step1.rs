@@ -1,14 +1,14 @@
 //! Step 1: `/health` and the Origin/Host guard, composed as `src/bin/step1.rs` composes them.
 
-use axum::Router;
 use mcp_auth_steps::health::Health;
 use mcp_auth_steps::origin_guard::{GuardArgs, OriginGuard};
+use mcp_auth_steps::server::HttpService;
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::spawn;
 
-fn app(guard: &GuardArgs) -> Router {
+fn app(guard: &GuardArgs) -> impl HttpService {
     let guard = OriginGuard::from_args(guard).expect("valid guard flags");
     guard.protect(Health::new(1).router())
 }

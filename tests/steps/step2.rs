@@ -1,18 +1,18 @@
 //! Step 2: JSON-RPC over `POST /mcp` and the lifecycle, behind the guard, composed as
 //! `src/bin/step2.rs` composes them.
 
-use axum::Router;
 use mcp_auth_steps::dispatch::McpService;
 use mcp_auth_steps::health::Health;
 use mcp_auth_steps::lifecycle::ServerInfo;
 use mcp_auth_steps::mcp_http;
 use mcp_auth_steps::origin_guard::OriginGuard;
+use mcp_auth_steps::server::HttpService;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{initialize_params, spawn};
 
-fn app() -> Router {
+fn app() -> impl HttpService {
     let mcp = McpService::new(ServerInfo::new("mcp-auth-steps-step2", "Step 2: JSON-RPC"));
     let app = Health::new(2).router().merge(mcp_http::router(mcp));
     OriginGuard::default().protect(app)

@@ -1,19 +1,19 @@
 //! Step 3: the catalog is described (`tools/list`, `prompts/list`) but not run, composed as
 //! `src/bin/step3.rs` composes it.
 
-use axum::Router;
 use mcp_auth_steps::catalog::Catalog;
 use mcp_auth_steps::dispatch::McpService;
 use mcp_auth_steps::health::Health;
 use mcp_auth_steps::lifecycle::ServerInfo;
 use mcp_auth_steps::mcp_http;
 use mcp_auth_steps::origin_guard::OriginGuard;
+use mcp_auth_steps::server::HttpService;
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::{contains_null, initialize_params, spawn};
 
-fn app() -> Router {
+fn app() -> impl HttpService {
     let mcp = McpService::new(ServerInfo::new(
         "mcp-auth-steps-step3",
         "Step 3: tools and prompts",

@@ -1,19 +1,19 @@
 //! Step 4: dispatch — `tools/call` and `prompts/get` run, composed as `src/bin/step4.rs`
 //! composes them.
 
-use axum::Router;
 use mcp_auth_steps::catalog::Catalog;
 use mcp_auth_steps::dispatch::McpService;
 use mcp_auth_steps::health::Health;
 use mcp_auth_steps::lifecycle::ServerInfo;
 use mcp_auth_steps::mcp_http;
 use mcp_auth_steps::origin_guard::OriginGuard;
+use mcp_auth_steps::server::HttpService;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{contains_null, initialize_params, spawn};
 
-fn app() -> Router {
+fn app() -> impl HttpService {
     let mcp = McpService::new(ServerInfo::new("mcp-auth-steps-step4", "Step 4: dispatch"))
         .with_catalog(Catalog::echo())
         .with_dispatch();
