@@ -297,6 +297,7 @@ run_token_corpus() {
 # expect_tokens_not_leaked: no token the script used appears in any server log it captured.
 expect_tokens_not_leaked() {
   local i leaked=()
+  logs_settled # lines reach the log files a few ms after the response (scripts/lib.sh)
   for i in "${!USED_TOKENS[@]}"; do
     if grep -rqF -- "${USED_TOKENS[$i]}" "$WORK"/*.log 2>/dev/null; then leaked+=("${USED_LABELS[$i]}"); fi
   done

@@ -54,7 +54,7 @@ pub struct KeyArgs {
 /// Flags for token validation (step 6 on).
 #[derive(clap::Args, Debug, Clone)]
 pub struct TokenArgs {
-    /// Expected `iss` (steps 6–8: MCP_SERVER_URL, the local issuer; steps 9–10: <KEYCLOAK_URL>/realms/<realm>).
+    /// Expected `iss` (steps 6–8: MCP_SERVER_URL, the local issuer; steps 9–10: `<KEYCLOAK_URL>/realms/<realm>`).
     #[arg(long = "jwt-issuer", env = "JWT_ISSUER")]
     pub issuer: Option<String>,
     /// Expected member of `aud` (steps 6–8: MCP_SERVER_URL + /mcp, the canonical resource URI; steps 9–10: echo-mcp-server).

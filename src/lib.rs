@@ -5,7 +5,7 @@
 //!
 //! | step | binary | adds (module) |
 //! |---|---|---|
-//! | 1 | `step1` | [`health`], [`origin_guard`], [`server`] (binding, logs, shutdown) |
+//! | 1 | `step1` | [`health`], [`origin_guard`], [`server`] (binding, logs, shutdown), [`log_writer`] |
 //! | 2 | `step2` | [`jsonrpc`], [`mcp_http`] (POST /mcp), [`lifecycle`] (initialize, ping) |
 //! | 3 | `step3` | [`catalog`] (tools/list, prompts/list) |
 //! | 4 | `step4` | [`dispatch`] (tools/call, prompts/get) |

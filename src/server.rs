@@ -299,7 +299,7 @@ pub struct LogFields {
 }
 
 /// What every server in this crate is: an HTTP service that always answers (`Infallible`) and
-/// can be shared by connections. A [`Router`] is one; so is a router wrapped in the Origin guard
+/// can be shared by connections. An [`axum::Router`] is one; so is a router wrapped in the Origin guard
 /// ([`crate::origin_guard::Guarded`]) or in CORS.
 pub trait HttpService:
     Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
