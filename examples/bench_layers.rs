@@ -1,8 +1,9 @@
 //! What each layer of step 8 costs per request, measured in-process (no sockets, one thread): the
 //! `POST /mcp` route alone, then the policy, bearer auth (with the verified-token cache, and
 //! without it), CORS, the Origin guard and the request log, added one at a time in step 8's
-//! order. Each figure is the best of 5 batches of 50,000 `tools/call echo` requests sent with
-//! `tower::ServiceExt::oneshot` (building the request and reading the answer included).
+//! order, after the bench baseline's bare handler (`examples/bench_baseline.rs`) as the first row.
+//! Each figure is the best of 5 batches of 50,000 `tools/call echo` requests sent to one instance
+//! of the stack, as on one connection (building the request and reading the answer included).
 //!
 //! ```text
 //! cargo run --release --example bench_layers                        # log line: none (no subscriber)
