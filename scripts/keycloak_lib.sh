@@ -29,25 +29,37 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_standin [STAND-IN ARGS...]: starts the stand-in on a free port (or on $STANDIN_PORT) and
-# waits (deadline 20 s) for its discovery document. Sets STANDIN_URL (http://localhost:PORT), STANDIN_ISSUER,
-# STANDIN_PID.
+# start_standin [STAND-IN ARGS...]: starts the stand-in on $STANDIN_PORT, or on a port it picks
+# itself (port 0: no race with another process for a port chosen beforehand), and waits (deadline
+# 20 s) for its discovery document. Sets STANDIN_URL (http://localhost:PORT), STANDIN_ISSUER,
+# STANDIN_PID; its output is in $WORK/standin.PORT.out and .log.
 start_standin() {
   command -v node >/dev/null || { echo "node is required for the Keycloak stand-in"; exit 1; }
   if [ ! -d "$STANDIN_DIR/node_modules/oidc-provider" ]; then
     echo "installing the stand-in's packages (npm ci in scripts/keycloak-standin)"
     (cd "$STANDIN_DIR" && npm ci --no-audit --no-fund >/dev/null 2>&1) || { echo "npm ci failed in $STANDIN_DIR"; exit 1; }
   fi
-  local port log out
-  port="${STANDIN_PORT:-$(free_port)}"
-  log="$WORK/standin.$port.log"
-  out="$WORK/standin.$port.out"
-  node "$STANDIN_DIR/server.mjs" --port "$port" "$@" >"$out" 2>"$log" &
+  local port="" start="$WORK/standin.starting.$RANDOM" log out
+  node "$STANDIN_DIR/server.mjs" --port "${STANDIN_PORT:-0}" "$@" >"$start.out" 2>"$start.log" &
   STANDIN_PID=$!
   PIDS+=("$STANDIN_PID")
+  local deadline=$((SECONDS + 20))
+  while [ $SECONDS -lt $deadline ]; do
+    port="$(sed -n 's#^listening on http://127.0.0.1:\([0-9]*\)$#\1#p' "$start.out" | head -n 1)"
+    [ -n "$port" ] && break
+    if ! kill -0 "$STANDIN_PID" 2>/dev/null; then
+      echo "the Keycloak stand-in exited before listening:"; cat "$start.log"; exit 1
+    fi
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "the Keycloak stand-in did not listen within 20 s"; cat "$start.log"; exit 1; }
+  # Renamed while the stand-in writes to them (same directory: its open files follow).
+  log="$WORK/standin.$port.log"
+  out="$WORK/standin.$port.out"
+  mv "$start.log" "$log"
+  mv "$start.out" "$out"
   STANDIN_URL="http://localhost:$port"
   STANDIN_ISSUER="$STANDIN_URL/realms/$KC_REALM"
-  local deadline=$((SECONDS + 20))
   while [ $SECONDS -lt $deadline ]; do
     if curl -fsS --max-time 2 -o /dev/null "$STANDIN_ISSUER/.well-known/openid-configuration" 2>/dev/null; then
       return 0
