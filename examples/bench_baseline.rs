@@ -16,16 +16,16 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Parser;
-use mcp_auth_steps::catalog::Catalog;
-use mcp_auth_steps::dispatch::{McpService, Outcome};
-use mcp_auth_steps::jsonrpc::{self, Incoming};
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::server;
+use mcp_auth_steps::http::server;
+use mcp_auth_steps::mcp::catalog::Catalog;
+use mcp_auth_steps::mcp::dispatch::{McpService, Outcome};
+use mcp_auth_steps::mcp::jsonrpc::{self, Incoming};
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -43,7 +43,7 @@ struct Args {
 pub async fn mcp(State(service): State<Arc<McpService>>, body: Bytes) -> Response {
     match jsonrpc::parse(&body) {
         Ok(Incoming::Request { id, method, params }) => {
-            match service.handle(&method, params.as_ref(), None) {
+            match service.handle(&method, params.as_ref(), &Extensions::new()) {
                 Outcome::Result(result) => Json(jsonrpc::success(&id, result)).into_response(),
                 Outcome::Error(error) => Json(jsonrpc::failure(Some(&id), &error)).into_response(),
                 Outcome::Forbidden(_) => StatusCode::FORBIDDEN.into_response(),

@@ -18,17 +18,18 @@ use std::time::Instant;
 use axum::Extension;
 use axum::body::Body;
 use axum::http::Request;
-use mcp_auth_steps::bearer_auth::{BearerAuth, Challenge, KeySource, TokenValidator};
-use mcp_auth_steps::catalog::Catalog;
-use mcp_auth_steps::dispatch::McpService;
-use mcp_auth_steps::identity::Identity;
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::origin_guard::OriginGuard;
-use mcp_auth_steps::policy::Policy;
-use mcp_auth_steps::server::HttpService;
-use mcp_auth_steps::token::{self, TokenSpec};
-use mcp_auth_steps::token_cache::{DEFAULT_CAPACITY, TokenCache};
-use mcp_auth_steps::{cors, keys, mcp_http, server};
+use mcp_auth_steps::auth::bearer_auth::{BearerAuth, Challenge, KeySource, TokenValidator};
+use mcp_auth_steps::auth::identity::{self, Identity};
+use mcp_auth_steps::auth::policy::Policy;
+use mcp_auth_steps::auth::token::{self, TokenSpec};
+use mcp_auth_steps::auth::token_cache::{DEFAULT_CAPACITY, TokenCache};
+use mcp_auth_steps::http::origin_guard::OriginGuard;
+use mcp_auth_steps::http::request_log;
+use mcp_auth_steps::http::service::HttpService;
+use mcp_auth_steps::mcp::catalog::Catalog;
+use mcp_auth_steps::mcp::dispatch::McpService;
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
+use mcp_auth_steps::{auth::keys, http::cors, http::server, mcp::endpoint};
 use tower::ServiceExt;
 
 #[allow(dead_code)] // only its `router` is used here
@@ -59,12 +60,12 @@ struct Stack {
 /// Builds stack `s` (each with its concrete type: no extra boxing) and measures it.
 async fn measure(s: &Stack, public: &keys::PublicKey, token: &str, requests: u32) -> f64 {
     let mut service = McpService::new(ServerInfo::new("bench", "Bench"))
-        .with_catalog(Catalog::echo().with_whoami())
+        .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
         .with_dispatch();
     if s.policy {
         service = service.with_policy(Policy::new(format!("{ISSUER}/prm")));
     }
-    let mut app = mcp_http::router(service);
+    let mut app = endpoint::router(service);
     if s.auth == Auth::None {
         app = app.layer(Extension(Arc::new(Identity {
             username: Some("alice".into()),
@@ -125,7 +126,7 @@ async fn best_of_5(mut app: impl HttpService, token: &str, requests: u32) -> f64
 async fn main() -> anyhow::Result<()> {
     let log_lines = std::env::args().any(|a| a == "--log");
     let _log = if log_lines {
-        Some(server::init_logging()?)
+        Some(request_log::init_logging()?)
     } else {
         None
     };

@@ -12,8 +12,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Parser;
-use mcp_auth_steps::keys;
-use mcp_auth_steps::token::{self, TokenSpec};
+use mcp_auth_steps::auth::keys;
+use mcp_auth_steps::auth::token::{self, TokenSpec};
 
 #[derive(Parser, Debug)]
 #[command(about = "Mint N demo RS256 tokens, one per line (each with its own jti)")]

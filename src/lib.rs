@@ -1,52 +1,25 @@
 //! # mcp-auth-steps
 //!
 //! Securing an MCP server with OAuth 2.1, one layer per step. Each `src/bin/stepN.rs` composes the
-//! layers below; `docs/` explains each step.
+//! layers below; `docs/` explains each step. The folders are the blog series' four parts, and a
+//! module depends only on its own folder and the folders of earlier parts.
 //!
-//! | step | binary | adds (module) |
-//! |---|---|---|
-//! | 1 | `step1` | [`health`], [`origin_guard`], [`server`] (binding, logs, shutdown), [`log_writer`] |
-//! | 2 | `step2` | [`jsonrpc`], [`mcp_http`] (POST /mcp), [`lifecycle`] (initialize, ping) |
-//! | 3 | `step3` | [`catalog`] (tools/list, prompts/list) |
-//! | 4 | `step4` | [`dispatch`] (tools/call, prompts/get) |
-//! | 5 | `step5`, `generate-token` | [`keys`], [`jwks`] (the JWK Set), [`token`] (minting) |
-//! | 6 | `step6` | [`bearer_auth`] (RFC 6750), [`identity`], the `whoami` tool |
-//! | 7 | `step7` | [`metadata`] (RFC 9728 / RFC 8414), [`cors`], challenges with `resource_metadata` |
-//! | 8 | `step8` | [`policy`] (scopes and roles → 403 `insufficient_scope`) |
-//! | 9 | `step9` | [`keycloak`] (realm verification, `--apply`), [`env_config`] (flag > env > file) |
-//! | 10 | `step10` | [`jwks_cache`] (the issuer's keys, cached) |
-//! | 11 | `step11` (a client) | [`oauth_discovery`], [`registration`], [`authorization`], [`mcp_client`], [`mcp_host`], with [`http_client`] and [`trace`] |
-//!
-//! Steps 8 and 10 also switch on [`token_cache`] (verified tokens remembered until `exp`).
-//!
-//! Shared by all: [`config`] (errors that stop a program at start).
+//! | part | step | binary | adds (module) |
+//! |---|---|---|---|
+//! | 1 | 1 | `step1` | [`http::server`] (binding, shutdown), [`http::request_log`], [`http::health`], [`http::origin_guard`], [`http::config`] (errors that stop a program at start) |
+//! | 1 | 2 | `step2` | [`mcp::jsonrpc`], [`mcp::endpoint`] (POST /mcp), [`mcp::lifecycle`] (initialize, ping) |
+//! | 1 | 3 | `step3` | [`mcp::catalog`] (tools/list, prompts/list) |
+//! | 1 | 4 | `step4` | [`mcp::dispatch`] (tools/call, prompts/get) |
+//! | 2 | 5 | `step5`, `generate-token` | [`auth::keys`], [`auth::jwks`] (the JWK Set), [`auth::token`] (minting) |
+//! | 2 | 6 | `step6` | [`auth::bearer_auth`] (RFC 6750), [`auth::identity`] (and the `whoami` tool) |
+//! | 2 | 7 | `step7` | [`auth::metadata`] (RFC 9728 / RFC 8414), [`http::cors`], challenges with `resource_metadata` |
+//! | 2 | 8 | `step8` | [`auth::policy`] (scopes and roles → 403 `insufficient_scope`), [`auth::token_cache`] |
+//! | 3 | 9 | `step9` | [`keycloak::realm`] (realm verification, `--apply`), [`keycloak::env_config`] (flag > env > file), [`keycloak::settings`] |
+//! | 3 | 10 | `step10` | [`keycloak::jwks_cache`] (the issuer's keys, cached) |
+//! | 4 | 11 | `step11` (a client) | [`client::discovery`], [`client::registration`], [`client::authorization`], [`client::transport`], [`client::host`], with [`client::http_client`] and [`client::trace`] |
 
-pub mod authorization;
-pub mod bearer_auth;
-pub mod catalog;
-pub mod config;
-pub mod cors;
-pub mod dispatch;
-pub mod env_config;
-pub mod health;
-pub mod http_client;
-pub mod identity;
-pub mod jsonrpc;
-pub mod jwks;
-pub mod jwks_cache;
+pub mod auth;
+pub mod client;
+pub mod http;
 pub mod keycloak;
-pub mod keys;
-pub mod lifecycle;
-pub mod log_writer;
-pub mod mcp_client;
-pub mod mcp_host;
-pub mod mcp_http;
-pub mod metadata;
-pub mod oauth_discovery;
-pub mod origin_guard;
-pub mod policy;
-pub mod registration;
-pub mod server;
-pub mod token;
-pub mod token_cache;
-pub mod trace;
+pub mod mcp;

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mcp_auth_steps::keys::{self, SigningKey};
-use mcp_auth_steps::token::{self, Claims, DEMO_USERS, TokenSpec};
+use mcp_auth_steps::auth::keys::{self, SigningKey};
+use mcp_auth_steps::auth::token::{self, Claims, DEMO_USERS, TokenSpec};
 use serde_json::json;
 
 #[derive(Parser, Debug)]

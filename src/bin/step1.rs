@@ -8,10 +8,11 @@
 //! curl -i -H 'Origin: http://localhost.evil.com' http://localhost:9000/anything   # 403
 //! ```
 use clap::Parser;
-use mcp_auth_steps::config::Fatal;
-use mcp_auth_steps::health::Health;
-use mcp_auth_steps::origin_guard::OriginGuard;
-use mcp_auth_steps::server::{self, ServerArgs};
+use mcp_auth_steps::http::config::Fatal;
+use mcp_auth_steps::http::health::Health;
+use mcp_auth_steps::http::origin_guard::OriginGuard;
+use mcp_auth_steps::http::request_log;
+use mcp_auth_steps::http::server::{self, ServerArgs};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Step 1: /health behind a DNS-rebinding guard")]
@@ -23,7 +24,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
-    let _log = server::init_logging()?;
+    let _log = request_log::init_logging()?;
     let guard = OriginGuard::from_args(&args.server.guard)?;
 
     let app = Health::new(1).router();

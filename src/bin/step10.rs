@@ -15,19 +15,23 @@
 use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
-use mcp_auth_steps::bearer_auth::{BearerAuth, Challenge, KeySource, TokenArgs, TokenValidator};
-use mcp_auth_steps::catalog::Catalog;
-use mcp_auth_steps::config::Fatal;
-use mcp_auth_steps::dispatch::McpService;
-use mcp_auth_steps::health::Health;
-use mcp_auth_steps::jwks_cache::JwksCache;
-use mcp_auth_steps::keycloak::{self, JwksArgs, KeycloakArgs};
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::origin_guard::OriginGuard;
-use mcp_auth_steps::policy::Policy;
-use mcp_auth_steps::server::{self, ServerArgs};
-use mcp_auth_steps::token_cache::{TokenCache, TokenCacheArgs};
-use mcp_auth_steps::{cors, keys, mcp_http, metadata};
+use mcp_auth_steps::auth::bearer_auth::{
+    BearerAuth, Challenge, KeySource, TokenArgs, TokenValidator,
+};
+use mcp_auth_steps::auth::identity;
+use mcp_auth_steps::auth::policy::Policy;
+use mcp_auth_steps::auth::token_cache::{TokenCache, TokenCacheArgs};
+use mcp_auth_steps::http::config::Fatal;
+use mcp_auth_steps::http::health::Health;
+use mcp_auth_steps::http::origin_guard::OriginGuard;
+use mcp_auth_steps::http::request_log;
+use mcp_auth_steps::http::server::{self, ServerArgs};
+use mcp_auth_steps::keycloak::jwks_cache::JwksCache;
+use mcp_auth_steps::keycloak::settings::{self, JwksArgs, KeycloakArgs};
+use mcp_auth_steps::mcp::catalog::Catalog;
+use mcp_auth_steps::mcp::dispatch::McpService;
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
+use mcp_auth_steps::{auth::keys, auth::metadata, http::cors, mcp::endpoint};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -51,9 +55,9 @@ struct Args {
 async fn main() -> Result<(), Fatal> {
     let matches = Args::command().get_matches();
     let args = Args::from_arg_matches(&matches)?;
-    let _log = server::init_logging()?;
+    let _log = request_log::init_logging()?;
     keys::install_crypto_provider();
-    let config = keycloak::resolve_server_config(&matches, args.keycloak.env_file.as_deref())?;
+    let config = settings::resolve_server_config(&matches, args.keycloak.env_file.as_deref())?;
     eprint!("{}", config.report);
     let guard = OriginGuard::from_args(&config.guard)?;
     let (public_url, issuer, audience) = (
@@ -77,7 +81,7 @@ async fn main() -> Result<(), Fatal> {
         "mcp-auth-steps-step10",
         "Step 10: Keycloak",
     ))
-    .with_catalog(Catalog::echo().with_whoami())
+    .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
     .with_dispatch()
     .with_policy(Policy::new(metadata::prm_url(public_url)));
     let prm = metadata::protected_resource(public_url, issuer);
@@ -90,7 +94,7 @@ async fn main() -> Result<(), Fatal> {
             fields
         }))
         .router()
-        .merge(auth.protect(mcp_http::router(mcp)))
+        .merge(auth.protect(endpoint::router(mcp)))
         .merge(metadata::protected_resource_router(prm));
 
     let serve = ServerArgs {

@@ -1,11 +1,11 @@
 //! Step 11 — the client side: from a bare `401` to tool calls, the way an MCP host does it.
 //!
-//! Adds: an MCP client ([`mcp_auth_steps::mcp_host`]) that reads the `401` challenge, discovers
-//! the protected resource and authorization server metadata ([`mcp_auth_steps::oauth_discovery`]),
-//! registers itself with RFC 7591 ([`mcp_auth_steps::registration`], credentials kept per issuer
+//! Adds: an MCP client ([`mcp_auth_steps::client::host`]) that reads the `401` challenge, discovers
+//! the protected resource and authorization server metadata ([`mcp_auth_steps::client::discovery`]),
+//! registers itself with RFC 7591 ([`mcp_auth_steps::client::registration`], credentials kept per issuer
 //! in `--state-dir`), runs the authorization code flow with PKCE S256, `state` and `resource`
-//! through a loopback redirect ([`mcp_auth_steps::authorization`]), then speaks Streamable HTTP
-//! ([`mcp_auth_steps::mcp_client`]): `initialize`, `tools/list`, `tools/call`, `prompts/list` —
+//! through a loopback redirect ([`mcp_auth_steps::client::authorization`]), then speaks Streamable HTTP
+//! ([`mcp_auth_steps::client::transport`]): `initialize`, `tools/list`, `tools/call`, `prompts/list` —
 //! stepping up once on `403 insufficient_scope`. Every protocol step is printed as a numbered line; tokens, secrets,
 //! codes and verifiers only ever as their first characters.
 //!
@@ -19,8 +19,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use mcp_auth_steps::mcp_host::{self, HostOptions, McpHost};
-use mcp_auth_steps::trace::Trace;
+use mcp_auth_steps::client::host::{self, HostOptions, McpHost};
+use mcp_auth_steps::client::trace::Trace;
 
 // No `Debug`: the struct may hold a client secret.
 #[derive(Parser)]
@@ -76,7 +76,7 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let given = args.server_url.as_deref().or(args.server.as_deref());
-    let server = match mcp_host::resolve_server(given, args.env_file.as_deref()) {
+    let server = match host::resolve_server(given, args.env_file.as_deref()) {
         Ok(url) => url,
         Err(e) => {
             eprintln!("step11: {e}");

@@ -9,14 +9,15 @@
 //!   -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi","repeat_count":2}}}'
 //! ```
 use clap::Parser;
-use mcp_auth_steps::catalog::Catalog;
-use mcp_auth_steps::config::Fatal;
-use mcp_auth_steps::dispatch::McpService;
-use mcp_auth_steps::health::Health;
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::mcp_http;
-use mcp_auth_steps::origin_guard::OriginGuard;
-use mcp_auth_steps::server::{self, ServerArgs};
+use mcp_auth_steps::http::config::Fatal;
+use mcp_auth_steps::http::health::Health;
+use mcp_auth_steps::http::origin_guard::OriginGuard;
+use mcp_auth_steps::http::request_log;
+use mcp_auth_steps::http::server::{self, ServerArgs};
+use mcp_auth_steps::mcp::catalog::Catalog;
+use mcp_auth_steps::mcp::dispatch::McpService;
+use mcp_auth_steps::mcp::endpoint;
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Step 4: tools and prompts, dispatched")]
@@ -28,13 +29,13 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
-    let _log = server::init_logging()?;
+    let _log = request_log::init_logging()?;
     let guard = OriginGuard::from_args(&args.server.guard)?;
 
     let mcp = McpService::new(ServerInfo::new("mcp-auth-steps-step4", "Step 4: dispatch"))
         .with_catalog(Catalog::echo())
         .with_dispatch();
-    let app = Health::new(4).router().merge(mcp_http::router(mcp));
+    let app = Health::new(4).router().merge(endpoint::router(mcp));
 
     server::run(&args.server, guard.protect(app)).await
 }

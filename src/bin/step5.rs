@@ -10,15 +10,16 @@
 //! cargo run --bin generate-token -- --username alice
 //! ```
 use clap::Parser;
-use mcp_auth_steps::bearer_auth::KeyArgs;
-use mcp_auth_steps::catalog::Catalog;
-use mcp_auth_steps::config::Fatal;
-use mcp_auth_steps::dispatch::McpService;
-use mcp_auth_steps::health::Health;
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::origin_guard::OriginGuard;
-use mcp_auth_steps::server::{self, ServerArgs};
-use mcp_auth_steps::{jwks, keys, mcp_http};
+use mcp_auth_steps::auth::bearer_auth::KeyArgs;
+use mcp_auth_steps::http::config::Fatal;
+use mcp_auth_steps::http::health::Health;
+use mcp_auth_steps::http::origin_guard::OriginGuard;
+use mcp_auth_steps::http::request_log;
+use mcp_auth_steps::http::server::{self, ServerArgs};
+use mcp_auth_steps::mcp::catalog::Catalog;
+use mcp_auth_steps::mcp::dispatch::McpService;
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
+use mcp_auth_steps::{auth::jwks, auth::keys, mcp::endpoint};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Step 5: the signing key's public half as a JWK Set")]
@@ -32,7 +33,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
-    let _log = server::init_logging()?;
+    let _log = request_log::init_logging()?;
     keys::install_crypto_provider();
     let guard = OriginGuard::from_args(&args.server.guard)?;
     let public_key = keys::load_public_key(&args.key.public_key)?;
@@ -45,7 +46,7 @@ async fn main() -> Result<(), Fatal> {
     .with_dispatch();
     let app = Health::new(5)
         .router()
-        .merge(mcp_http::router(mcp))
+        .merge(endpoint::router(mcp))
         .merge(jwks::router(&[public_key]));
 
     server::run(&args.server, guard.protect(app)).await

@@ -12,17 +12,19 @@
 use std::sync::Arc;
 
 use clap::Parser;
-use mcp_auth_steps::bearer_auth::{
+use mcp_auth_steps::auth::bearer_auth::{
     BearerAuth, Challenge, KeyArgs, KeySource, TokenArgs, TokenValidator,
 };
-use mcp_auth_steps::catalog::Catalog;
-use mcp_auth_steps::config::Fatal;
-use mcp_auth_steps::dispatch::McpService;
-use mcp_auth_steps::health::Health;
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::origin_guard::OriginGuard;
-use mcp_auth_steps::server::{self, ServerArgs};
-use mcp_auth_steps::{cors, jwks, keys, mcp_http, metadata};
+use mcp_auth_steps::auth::identity;
+use mcp_auth_steps::http::config::Fatal;
+use mcp_auth_steps::http::health::Health;
+use mcp_auth_steps::http::origin_guard::OriginGuard;
+use mcp_auth_steps::http::request_log;
+use mcp_auth_steps::http::server::{self, ServerArgs};
+use mcp_auth_steps::mcp::catalog::Catalog;
+use mcp_auth_steps::mcp::dispatch::McpService;
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
+use mcp_auth_steps::{auth::jwks, auth::keys, auth::metadata, http::cors, mcp::endpoint};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Step 7: OAuth discovery metadata and CORS")]
@@ -38,7 +40,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
-    let _log = server::init_logging()?;
+    let _log = request_log::init_logging()?;
     keys::install_crypto_provider();
     let guard = OriginGuard::from_args(&args.server.guard)?;
     let public_url = args.server.public_url()?;
@@ -57,13 +59,13 @@ async fn main() -> Result<(), Fatal> {
         "mcp-auth-steps-step7",
         "Step 7: OAuth metadata",
     ))
-    .with_catalog(Catalog::echo().with_whoami())
+    .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
     .with_dispatch();
     let prm = metadata::protected_resource(&public_url, &issuer);
     let app = Health::new(7)
         .field("auth_required", true)
         .router()
-        .merge(auth.protect(mcp_http::router(mcp)))
+        .merge(auth.protect(endpoint::router(mcp)))
         .merge(jwks::router(&[public_key]))
         .merge(metadata::protected_resource_router(prm))
         .merge(metadata::local_authorization_server_router(

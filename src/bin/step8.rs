@@ -4,7 +4,7 @@
 //! `mcp:tools`, `prompts/get` needs `mcp:prompts`, listing needs `mcp:read` (or the matching
 //! scope); the `admin` role may do everything. A refusal is 403 with an `insufficient_scope`
 //! challenge naming the scope to ask for. Verified tokens are remembered until their `exp`
-//! ([`mcp_auth_steps::token_cache`]; `--token-cache-size 0` switches that off).
+//! ([`mcp_auth_steps::auth::token_cache`]; `--token-cache-size 0` switches that off).
 //!
 //! ```text
 //! cargo run --bin step8
@@ -15,19 +15,21 @@
 use std::sync::Arc;
 
 use clap::Parser;
-use mcp_auth_steps::bearer_auth::{
+use mcp_auth_steps::auth::bearer_auth::{
     BearerAuth, Challenge, KeyArgs, KeySource, TokenArgs, TokenValidator,
 };
-use mcp_auth_steps::catalog::Catalog;
-use mcp_auth_steps::config::Fatal;
-use mcp_auth_steps::dispatch::McpService;
-use mcp_auth_steps::health::Health;
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::origin_guard::OriginGuard;
-use mcp_auth_steps::policy::Policy;
-use mcp_auth_steps::server::{self, ServerArgs};
-use mcp_auth_steps::token_cache::TokenCacheArgs;
-use mcp_auth_steps::{cors, jwks, keys, mcp_http, metadata};
+use mcp_auth_steps::auth::identity;
+use mcp_auth_steps::auth::policy::Policy;
+use mcp_auth_steps::auth::token_cache::TokenCacheArgs;
+use mcp_auth_steps::http::config::Fatal;
+use mcp_auth_steps::http::health::Health;
+use mcp_auth_steps::http::origin_guard::OriginGuard;
+use mcp_auth_steps::http::request_log;
+use mcp_auth_steps::http::server::{self, ServerArgs};
+use mcp_auth_steps::mcp::catalog::Catalog;
+use mcp_auth_steps::mcp::dispatch::McpService;
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
+use mcp_auth_steps::{auth::jwks, auth::keys, auth::metadata, http::cors, mcp::endpoint};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Step 8: scope and role checks")]
@@ -45,7 +47,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
-    let _log = server::init_logging()?;
+    let _log = request_log::init_logging()?;
     keys::install_crypto_provider();
     let guard = OriginGuard::from_args(&args.server.guard)?;
     let public_url = args.server.public_url()?;
@@ -66,7 +68,7 @@ async fn main() -> Result<(), Fatal> {
         "mcp-auth-steps-step8",
         "Step 8: scopes and roles",
     ))
-    .with_catalog(Catalog::echo().with_whoami())
+    .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
     .with_dispatch()
     .with_policy(Policy::new(metadata::prm_url(&public_url)));
     let prm = metadata::protected_resource(&public_url, &issuer);
@@ -74,7 +76,7 @@ async fn main() -> Result<(), Fatal> {
         .field("auth_required", true)
         .dynamic(Arc::new(move || token_cache.health()))
         .router()
-        .merge(auth.protect(mcp_http::router(mcp)))
+        .merge(auth.protect(endpoint::router(mcp)))
         .merge(jwks::router(&[public_key]))
         .merge(metadata::protected_resource_router(prm))
         .merge(metadata::local_authorization_server_router(

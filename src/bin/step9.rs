@@ -14,11 +14,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
-use mcp_auth_steps::bearer_auth::TokenArgs;
-use mcp_auth_steps::config::{ConfigError, Fatal};
-use mcp_auth_steps::env_config::{EnvFile, Resolver};
-use mcp_auth_steps::keycloak::{self, AdminCredentials, Applied, KeycloakArgs, KeycloakConfig};
-use mcp_auth_steps::{keys, server};
+use mcp_auth_steps::auth::bearer_auth::TokenArgs;
+use mcp_auth_steps::auth::keys;
+use mcp_auth_steps::http::config::{ConfigError, Fatal};
+use mcp_auth_steps::http::request_log;
+use mcp_auth_steps::keycloak::env_config::{EnvFile, Resolver};
+use mcp_auth_steps::keycloak::realm::{self, AdminCredentials, Applied};
+use mcp_auth_steps::keycloak::settings::{self, KeycloakArgs, KeycloakConfig};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -55,7 +57,7 @@ struct Args {
 async fn main() -> Result<ExitCode, Fatal> {
     let matches = Args::command().get_matches();
     let args = Args::from_arg_matches(&matches)?;
-    let _log = server::init_logging()?;
+    let _log = request_log::init_logging()?;
     keys::install_crypto_provider();
     let file = EnvFile::load_optional(args.keycloak.env_file.as_deref())?;
     let mut resolver = Resolver::new(&matches, &file);
@@ -64,7 +66,7 @@ async fn main() -> Result<ExitCode, Fatal> {
     let admin_password = resolver.secret("admin_password", "KEYCLOAK_ADMIN_PASSWORD");
     eprint!("{}", resolver.report());
 
-    let client = keycloak::http_client();
+    let client = settings::http_client();
     // Progress lines are numbered as they are printed: [2] is the realm creation with --apply,
     // else the verification.
     let mut step = 1;
@@ -72,7 +74,7 @@ async fn main() -> Result<ExitCode, Fatal> {
         "[{step}] waiting for Keycloak at {} (up to {}s)",
         config.keycloak_url, args.wait_seconds
     );
-    keycloak::wait_for(
+    settings::wait_for(
         &client,
         &config.keycloak_url,
         Duration::from_secs(args.wait_seconds),
@@ -87,7 +89,7 @@ async fn main() -> Result<ExitCode, Fatal> {
             .into());
         };
         let admin = AdminCredentials { username, password };
-        let applied = keycloak::apply_realm(&client, &config, &admin, &args.realm_file)
+        let applied = realm::apply_realm(&client, &config, &admin, &args.realm_file)
             .await
             .map_err(anyhow::Error::msg)?;
         step += 1;
@@ -111,8 +113,8 @@ async fn main() -> Result<ExitCode, Fatal> {
         config.realm,
         config.realm_url()
     );
-    let checks = keycloak::verify_realm(&client, &config).await;
-    print!("{}", keycloak::render_table(&checks));
+    let checks = realm::verify_realm(&client, &config).await;
+    print!("{}", realm::render_table(&checks));
     let failed = checks.iter().filter(|c| !c.ok).count();
     println!("{} passed, {failed} failed", checks.len() - failed);
     Ok(if failed == 0 {

@@ -9,16 +9,17 @@ use axum::extract::Request;
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mcp_auth_steps::bearer_auth::{BearerAuth, Challenge, KeySource, TokenValidator};
-use mcp_auth_steps::catalog::Catalog;
-use mcp_auth_steps::dispatch::McpService;
-use mcp_auth_steps::health::Health;
-use mcp_auth_steps::keys::{self, SigningKey};
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::origin_guard::OriginGuard;
-use mcp_auth_steps::policy::Policy;
-use mcp_auth_steps::server::PublicUrl;
-use mcp_auth_steps::{cors, jwks, mcp_http, metadata, token};
+use mcp_auth_steps::auth::bearer_auth::{BearerAuth, Challenge, KeySource, TokenValidator};
+use mcp_auth_steps::auth::identity;
+use mcp_auth_steps::auth::keys::{self, SigningKey};
+use mcp_auth_steps::auth::policy::Policy;
+use mcp_auth_steps::http::health::Health;
+use mcp_auth_steps::http::origin_guard::OriginGuard;
+use mcp_auth_steps::http::server::PublicUrl;
+use mcp_auth_steps::mcp::catalog::Catalog;
+use mcp_auth_steps::mcp::dispatch::McpService;
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
+use mcp_auth_steps::{auth::jwks, auth::metadata, auth::token, http::cors, mcp::endpoint};
 use serde_json::{Value, json};
 use tower::util::BoxCloneSyncService;
 
@@ -83,7 +84,7 @@ pub fn app(step: u8) -> BoxCloneSyncService<Request, Response, Infallible> {
         });
     }
     let mut mcp = McpService::new(ServerInfo::new("t", "T"))
-        .with_catalog(Catalog::echo().with_whoami())
+        .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
         .with_dispatch();
     if step >= 8 {
         mcp = mcp.with_policy(Policy::new(metadata::prm_url(&public)));
@@ -92,7 +93,7 @@ pub fn app(step: u8) -> BoxCloneSyncService<Request, Response, Infallible> {
     let mut app = Health::new(step)
         .field("auth_required", true)
         .router()
-        .merge(auth.protect(mcp_http::router(mcp)))
+        .merge(auth.protect(endpoint::router(mcp)))
         .merge(jwks::router(&[key().public.clone()]));
     if step >= 7 {
         app = app

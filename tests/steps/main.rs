@@ -2,11 +2,12 @@
 //! socket (`127.0.0.1:0`) and called over HTTP with reqwest.
 //!
 //! The fixture follows one pattern: [`spawn`] binds a free port, hands the listener to the
-//! library's [`serve`](mcp_auth_steps::server::serve) (the same function the binaries reach through
+//! library's [`serve`](mcp_auth_steps::http::server::serve) (the same function the binaries reach through
 //! `server::run`), and returns a [`TestServer`] that knows its base URL and has a client without
 //! proxies. Each test then reads Arrange / Act / Assert.
 
 mod auth_fixture;
+mod layout;
 mod properties;
 mod step1;
 mod step10;
@@ -51,13 +52,13 @@ impl Reply {
 }
 
 /// Serves `router` on a free loopback port until the test ends.
-pub async fn spawn(router: impl mcp_auth_steps::server::HttpService) -> TestServer {
+pub async fn spawn(router: impl mcp_auth_steps::http::service::HttpService) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local address");
     tokio::spawn(async move {
-        mcp_auth_steps::server::serve(listener, router, std::future::pending())
+        mcp_auth_steps::http::server::serve(listener, router, std::future::pending())
             .await
             .expect("serve");
     });

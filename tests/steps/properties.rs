@@ -26,21 +26,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode, header};
-use mcp_auth_steps::authorization::select_scope;
-use mcp_auth_steps::bearer_auth::{
+use mcp_auth_steps::auth::bearer_auth::{
     AuthError, BearerAuth, Challenge, KeySource, TokenValidator, bearer_token,
 };
-use mcp_auth_steps::catalog::Catalog;
-use mcp_auth_steps::dispatch::{McpService, Outcome};
-use mcp_auth_steps::identity::Identity;
-use mcp_auth_steps::jsonrpc::{self, Incoming};
-use mcp_auth_steps::keys::{self, SigningKey};
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::oauth_discovery::{self as discovery, BearerChallenge, parse_www_authenticate};
-use mcp_auth_steps::policy::Policy;
-use mcp_auth_steps::token::{self, TokenSpec};
-use mcp_auth_steps::token_cache::TokenCache;
-use mcp_auth_steps::{mcp_http, token_cache};
+use mcp_auth_steps::auth::identity::{self, Identity};
+use mcp_auth_steps::auth::keys::{self, SigningKey};
+use mcp_auth_steps::auth::policy::Policy;
+use mcp_auth_steps::auth::token::{self, TokenSpec};
+use mcp_auth_steps::auth::token_cache::TokenCache;
+use mcp_auth_steps::client::authorization::select_scope;
+use mcp_auth_steps::client::discovery::{self, BearerChallenge, parse_www_authenticate};
+use mcp_auth_steps::mcp::catalog::Catalog;
+use mcp_auth_steps::mcp::dispatch::{McpService, Outcome};
+use mcp_auth_steps::mcp::jsonrpc::{self, Incoming};
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
+use mcp_auth_steps::{auth::token_cache, mcp::endpoint};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Map, Value, json};
@@ -123,7 +123,7 @@ fn alice_token(key: &SigningKey) -> String {
 
 fn step8_service() -> McpService {
     McpService::new(ServerInfo::new("t", "T"))
-        .with_catalog(Catalog::echo().with_whoami())
+        .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
         .with_dispatch()
         .with_policy(Policy::new("http://localhost:9000/prm".into()))
 }
@@ -349,7 +349,11 @@ fn jsonrpc_parse_and_dispatch_answer_every_body() {
                     if let Some(p) = &params {
                         prop_assert!(p.is_object() || p.is_array());
                     }
-                    let answer = match service.handle(&method, params.as_ref(), identity.as_ref()) {
+                    let mut request = axum::http::Extensions::new();
+                    if let Some(identity) = &identity {
+                        request.insert(std::sync::Arc::new(identity.clone()));
+                    }
+                    let answer = match service.handle(&method, params.as_ref(), &request) {
                         Outcome::Result(result) => {
                             prop_assert!(result.is_object(), "{}", result);
                             jsonrpc::success(&id, result)
@@ -392,7 +396,7 @@ fn post_mcp_never_answers_5xx_and_always_in_json_rpc() {
         "post_mcp_http",
         (arb_body(), arb_identity(), any::<bool>()),
         |(body, identity, with_version)| {
-            let mut router = mcp_http::router(step8_service());
+            let mut router = endpoint::router(step8_service());
             if let Some(identity) = identity {
                 router = router.layer(axum::Extension(std::sync::Arc::new(identity)));
             }
@@ -1195,7 +1199,7 @@ fn signed_tokens_are_accepted_only_when_every_claim_checks_out() {
         });
         match outcome {
             Ok(_) => {
-                let leeway = mcp_auth_steps::bearer_auth::LEEWAY_SECONDS as f64;
+                let leeway = mcp_auth_steps::auth::bearer_auth::LEEWAY_SECONDS as f64;
                 let exp = claims["exp"].as_f64();
                 prop_assert!(exp.is_some_and(|e| e + leeway >= before), "{}", claims);
                 prop_assert_eq!(&claims["iss"], &json!(ISSUER));
@@ -1243,7 +1247,7 @@ fn protected_route_answers_every_authorization_header_with_rfc6750() {
     let auth = BearerAuth::new(TokenValidator::new(keys, ISSUER, AUDIENCE))
         .with_challenge(Challenge::default())
         .with_token_cache(Arc::new(TokenCache::new(token_cache::DEFAULT_CAPACITY)));
-    let router: Router = auth.protect(mcp_http::router(step8_service()));
+    let router: Router = auth.protect(endpoint::router(step8_service()));
     let rt = runtime();
     let values = prop_oneof![
         arb_header_value(),

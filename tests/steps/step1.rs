@@ -1,8 +1,8 @@
 //! Step 1: `/health` and the Origin/Host guard, composed as `src/bin/step1.rs` composes them.
 
-use mcp_auth_steps::health::Health;
-use mcp_auth_steps::origin_guard::{GuardArgs, OriginGuard};
-use mcp_auth_steps::server::HttpService;
+use mcp_auth_steps::http::health::Health;
+use mcp_auth_steps::http::origin_guard::{GuardArgs, OriginGuard};
+use mcp_auth_steps::http::service::HttpService;
 use reqwest::StatusCode;
 use serde_json::json;
 

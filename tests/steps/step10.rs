@@ -8,15 +8,16 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use mcp_auth_steps::bearer_auth::{BearerAuth, Challenge, KeySource, TokenValidator};
-use mcp_auth_steps::catalog::Catalog;
-use mcp_auth_steps::dispatch::McpService;
-use mcp_auth_steps::jwks_cache::{CacheSettings, JwksCache};
-use mcp_auth_steps::keys::{self, SigningKey};
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::policy::Policy;
-use mcp_auth_steps::token_cache::{DEFAULT_CAPACITY, TokenCache};
-use mcp_auth_steps::{mcp_http, server, token};
+use mcp_auth_steps::auth::bearer_auth::{BearerAuth, Challenge, KeySource, TokenValidator};
+use mcp_auth_steps::auth::identity;
+use mcp_auth_steps::auth::keys::{self, SigningKey};
+use mcp_auth_steps::auth::policy::Policy;
+use mcp_auth_steps::auth::token_cache::{DEFAULT_CAPACITY, TokenCache};
+use mcp_auth_steps::keycloak::jwks_cache::{CacheSettings, JwksCache};
+use mcp_auth_steps::mcp::catalog::Catalog;
+use mcp_auth_steps::mcp::dispatch::McpService;
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
+use mcp_auth_steps::{auth::token, http::server, mcp::endpoint};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -149,10 +150,10 @@ async fn step10(issuer: &str, min_refetch: Duration) -> Step10 {
         .with_challenge(Challenge::default())
         .with_token_cache(Arc::clone(&tokens));
     let mcp = McpService::new(ServerInfo::new("t", "T"))
-        .with_catalog(Catalog::echo().with_whoami())
+        .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
         .with_dispatch()
         .with_policy(Policy::new("http://localhost/prm".into()));
-    let app = auth.protect(mcp_http::router(mcp));
+    let app = auth.protect(endpoint::router(mcp));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(server::serve(listener, app, std::future::pending()));

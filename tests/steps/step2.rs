@@ -1,12 +1,12 @@
 //! Step 2: JSON-RPC over `POST /mcp` and the lifecycle, behind the guard, composed as
 //! `src/bin/step2.rs` composes them.
 
-use mcp_auth_steps::dispatch::McpService;
-use mcp_auth_steps::health::Health;
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::mcp_http;
-use mcp_auth_steps::origin_guard::OriginGuard;
-use mcp_auth_steps::server::HttpService;
+use mcp_auth_steps::http::health::Health;
+use mcp_auth_steps::http::origin_guard::OriginGuard;
+use mcp_auth_steps::http::service::HttpService;
+use mcp_auth_steps::mcp::dispatch::McpService;
+use mcp_auth_steps::mcp::endpoint;
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -14,7 +14,7 @@ use crate::{initialize_params, spawn};
 
 fn app() -> impl HttpService {
     let mcp = McpService::new(ServerInfo::new("mcp-auth-steps-step2", "Step 2: JSON-RPC"));
-    let app = Health::new(2).router().merge(mcp_http::router(mcp));
+    let app = Health::new(2).router().merge(endpoint::router(mcp));
     OriginGuard::default().protect(app)
 }
 
@@ -184,7 +184,7 @@ async fn transport_checks_answer_415_406_400_and_405() {
 #[tokio::test]
 async fn bodies_over_one_mebibyte_are_refused_with_413() {
     let server = spawn(app()).await;
-    let padding = "a".repeat(mcp_auth_steps::server::MAX_BODY_BYTES);
+    let padding = "a".repeat(mcp_auth_steps::http::server::MAX_BODY_BYTES);
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": padding}});
 
     let reply = server.post_mcp(body).await;

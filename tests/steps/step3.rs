@@ -1,13 +1,13 @@
 //! Step 3: the catalog is described (`tools/list`, `prompts/list`) but not run, composed as
 //! `src/bin/step3.rs` composes it.
 
-use mcp_auth_steps::catalog::Catalog;
-use mcp_auth_steps::dispatch::McpService;
-use mcp_auth_steps::health::Health;
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::mcp_http;
-use mcp_auth_steps::origin_guard::OriginGuard;
-use mcp_auth_steps::server::HttpService;
+use mcp_auth_steps::http::health::Health;
+use mcp_auth_steps::http::origin_guard::OriginGuard;
+use mcp_auth_steps::http::service::HttpService;
+use mcp_auth_steps::mcp::catalog::Catalog;
+use mcp_auth_steps::mcp::dispatch::McpService;
+use mcp_auth_steps::mcp::endpoint;
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -19,7 +19,7 @@ fn app() -> impl HttpService {
         "Step 3: tools and prompts",
     ))
     .with_catalog(Catalog::echo());
-    let app = Health::new(3).router().merge(mcp_http::router(mcp));
+    let app = Health::new(3).router().merge(endpoint::router(mcp));
     OriginGuard::default().protect(app)
 }
 

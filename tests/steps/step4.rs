@@ -1,13 +1,13 @@
 //! Step 4: dispatch — `tools/call` and `prompts/get` run, composed as `src/bin/step4.rs`
 //! composes them.
 
-use mcp_auth_steps::catalog::Catalog;
-use mcp_auth_steps::dispatch::McpService;
-use mcp_auth_steps::health::Health;
-use mcp_auth_steps::lifecycle::ServerInfo;
-use mcp_auth_steps::mcp_http;
-use mcp_auth_steps::origin_guard::OriginGuard;
-use mcp_auth_steps::server::HttpService;
+use mcp_auth_steps::http::health::Health;
+use mcp_auth_steps::http::origin_guard::OriginGuard;
+use mcp_auth_steps::http::service::HttpService;
+use mcp_auth_steps::mcp::catalog::Catalog;
+use mcp_auth_steps::mcp::dispatch::McpService;
+use mcp_auth_steps::mcp::endpoint;
+use mcp_auth_steps::mcp::lifecycle::ServerInfo;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -17,7 +17,7 @@ fn app() -> impl HttpService {
     let mcp = McpService::new(ServerInfo::new("mcp-auth-steps-step4", "Step 4: dispatch"))
         .with_catalog(Catalog::echo())
         .with_dispatch();
-    let app = Health::new(4).router().merge(mcp_http::router(mcp));
+    let app = Health::new(4).router().merge(endpoint::router(mcp));
     OriginGuard::default().protect(app)
 }
 

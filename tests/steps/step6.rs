@@ -54,7 +54,7 @@ fn corpus() -> Vec<(
     };
     let kid = auth_fixture::key().kid.clone();
     let c = claims("mcp:read", &["user"], json!({}));
-    let now = mcp_auth_steps::token::now();
+    let now = mcp_auth_steps::auth::token::now();
     vec![
         ("Basic scheme", "Basic dXNlcjpwYXNz".into(), 401, None, ""),
         (

@@ -14,7 +14,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use mcp_auth_steps::keycloak::{self, AdminCredentials, Applied, KeycloakConfig};
+use mcp_auth_steps::keycloak::realm::{self, AdminCredentials, Applied};
+use mcp_auth_steps::keycloak::settings::{self, KeycloakConfig};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]
@@ -162,9 +163,9 @@ fn admin(password: &str) -> AdminCredentials {
 #[tokio::test]
 async fn apply_creates_a_missing_realm_from_the_file_then_leaves_it_alone() {
     let (url, double) = start_double().await;
-    let client = keycloak::http_client();
+    let client = settings::http_client();
 
-    let first = keycloak::apply_realm(&client, &config(&url), &admin("admin"), &realm_file()).await;
+    let first = realm::apply_realm(&client, &config(&url), &admin("admin"), &realm_file()).await;
     assert_eq!(first, Ok(Applied::Created));
     assert_eq!(
         *double.requests.lock().unwrap(),
@@ -183,8 +184,7 @@ async fn apply_creates_a_missing_realm_from_the_file_then_leaves_it_alone() {
     );
 
     double.requests.lock().unwrap().clear();
-    let second =
-        keycloak::apply_realm(&client, &config(&url), &admin("admin"), &realm_file()).await;
+    let second = realm::apply_realm(&client, &config(&url), &admin("admin"), &realm_file()).await;
     assert_eq!(second, Ok(Applied::AlreadyPresent));
     assert_eq!(
         *double.requests.lock().unwrap(),
@@ -204,8 +204,8 @@ async fn apply_creates_a_missing_realm_from_the_file_then_leaves_it_alone() {
 #[tokio::test]
 async fn apply_with_wrong_admin_credentials_says_which_variables_to_check() {
     let (url, double) = start_double().await;
-    let err = keycloak::apply_realm(
-        &keycloak::http_client(),
+    let err = realm::apply_realm(
+        &settings::http_client(),
         &config(&url),
         &admin("wrong"),
         &realm_file(),
@@ -229,8 +229,8 @@ async fn apply_refuses_a_file_for_another_realm_or_a_missing_file() {
     let (url, double) = start_double().await;
     let mut other = config(&url);
     other.realm = "other-realm".into();
-    let err = keycloak::apply_realm(
-        &keycloak::http_client(),
+    let err = realm::apply_realm(
+        &settings::http_client(),
         &other,
         &admin("admin"),
         &realm_file(),
@@ -242,8 +242,8 @@ async fn apply_refuses_a_file_for_another_realm_or_a_missing_file() {
         "{err}"
     );
     let missing = PathBuf::from("/nonexistent/realm.json");
-    let err = keycloak::apply_realm(
-        &keycloak::http_client(),
+    let err = realm::apply_realm(
+        &settings::http_client(),
         &config(&url),
         &admin("admin"),
         &missing,

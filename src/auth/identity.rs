@@ -1,0 +1,192 @@
+//! Step 6: who is calling — the identity a verified token hands to the handlers (as
+//! `Arc<Identity>` in the request's extensions), and the `whoami` tool that reports it.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::mcp::catalog::{CallContext, Tool, ToolDef, ToolOutput};
+
+/// The verified caller. Fields a token did not carry are `None` (Keycloak omits `sub` and
+/// `preferred_username` for some dynamically registered clients; such tokens are still valid).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// `sub`.
+    pub subject: Option<String>,
+    /// `preferred_username`.
+    pub username: Option<String>,
+    /// `azp` (or `client_id`): the OAuth client the token was issued to.
+    pub client_id: Option<String>,
+    /// Granted scopes, from the space-separated `scope` claim.
+    pub scopes: Vec<String>,
+    /// Roles (`roles`, or Keycloak's `realm_access` / `resource_access`).
+    pub roles: Vec<String>,
+}
+
+impl Identity {
+    /// A name for log lines: the username, else the subject, else the client.
+    pub fn log_name(&self) -> String {
+        self.username
+            .clone()
+            .or_else(|| self.subject.clone())
+            .or_else(|| self.client_id.as_ref().map(|c| format!("client:{c}")))
+            .unwrap_or_else(|| "(anonymous token)".into())
+    }
+
+    /// Does the token carry this scope?
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// Does the token carry this role?
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// The identity as `whoami`'s `structuredContent`; absent fields are left out.
+    pub fn to_value(&self) -> Value {
+        let mut out = Map::new();
+        for (key, value) in [
+            ("subject", &self.subject),
+            ("username", &self.username),
+            ("client_id", &self.client_id),
+        ] {
+            if let Some(v) = value {
+                out.insert(key.into(), v.clone().into());
+            }
+        }
+        out.insert("scopes".into(), self.scopes.clone().into());
+        out.insert("roles".into(), self.roles.clone().into());
+        Value::Object(out)
+    }
+}
+
+/// Splits an OAuth `scope` string: space-separated, repeated or extra spaces tolerated,
+/// duplicates dropped, order kept.
+pub fn parse_scope(raw: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in raw.split([' ', '\t']).filter(|s| !s.is_empty()) {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_string());
+        }
+    }
+    out
+}
+
+/// The `whoami` tool (step 6 on): reports the identity bearer auth verified for this request,
+/// which it finds in the request's extensions.
+pub fn whoami_tool() -> Tool {
+    Tool {
+        def: ToolDef {
+            name: "whoami",
+            title: Some("Who am I"),
+            description: "Reports the identity the server verified from your access token: subject, username, scopes, roles.",
+            input_schema: json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "type": "object",
+                "properties": {},
+                "additionalProperties": false
+            }),
+            output_schema: Some(json!({
+                "type": "object",
+                "properties": {
+                    "subject": {"type": "string", "description": "sub (absent when the token has none)"},
+                    "username": {"type": "string", "description": "preferred_username, when present"},
+                    "client_id": {"type": "string", "description": "azp or client_id, when present"},
+                    "scopes": {"type": "array", "items": {"type": "string"}},
+                    "roles": {"type": "array", "items": {"type": "string"}}
+                },
+                "required": ["scopes", "roles"]
+            })),
+            annotations: Some(json!({
+                "readOnlyHint": true,
+                "destructiveHint": false,
+                "idempotentHint": true,
+                "openWorldHint": false
+            })),
+        },
+        run: run_whoami,
+    }
+}
+
+fn run_whoami(args: &Map<String, Value>, ctx: &CallContext<'_>) -> ToolOutput {
+    if let Some(unknown) = args.keys().next() {
+        return ToolOutput::error(format!(
+            "Invalid arguments for whoami: unknown argument {unknown:?}: it takes none"
+        ));
+    }
+    match ctx.request.get::<Arc<Identity>>() {
+        Some(id) => {
+            let structured = id.to_value();
+            let text = format!(
+                "You are {} (subject {}), scopes [{}], roles [{}]",
+                id.username.as_deref().unwrap_or("(no username)"),
+                id.subject.as_deref().unwrap_or("(no subject)"),
+                id.scopes.join(" "),
+                id.roles.join(", ")
+            );
+            ToolOutput::ok(text, structured)
+        }
+        None => ToolOutput::error("whoami: this request carries no verified identity"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Extensions;
+
+    #[test]
+    fn scope_strings_tolerate_extra_spaces() {
+        assert_eq!(
+            parse_scope("  mcp:read   mcp:tools mcp:read "),
+            vec!["mcp:read", "mcp:tools"]
+        );
+        assert!(parse_scope("   ").is_empty());
+    }
+
+    #[test]
+    fn absent_fields_are_left_out() {
+        let id = Identity {
+            client_id: Some("c".into()),
+            scopes: vec!["a".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            id.to_value(),
+            json!({"client_id": "c", "scopes": ["a"], "roles": []})
+        );
+        assert_eq!(id.log_name(), "client:c");
+    }
+
+    #[test]
+    fn whoami_reports_the_identity_in_the_extensions() {
+        let mut request = Extensions::new();
+        let out = run_whoami(&Map::new(), &CallContext { request: &request });
+        assert!(out.is_error);
+        assert_eq!(
+            out.text,
+            "whoami: this request carries no verified identity"
+        );
+        request.insert(Arc::new(Identity {
+            username: Some("alice".into()),
+            subject: Some("s1".into()),
+            scopes: vec!["mcp:read".into()],
+            ..Default::default()
+        }));
+        let out = run_whoami(&Map::new(), &CallContext { request: &request });
+        assert!(!out.is_error);
+        assert_eq!(
+            out.text,
+            "You are alice (subject s1), scopes [mcp:read], roles []"
+        );
+        assert_eq!(
+            out.structured,
+            Some(
+                json!({"subject": "s1", "username": "alice", "scopes": ["mcp:read"], "roles": []})
+            )
+        );
+        let listed = serde_json::to_string(&whoami_tool().def).unwrap();
+        assert!(!listed.contains("null"), "{listed}");
+    }
+}

@@ -1,0 +1,1147 @@
+//! Step 11: what an MCP host does, end to end — call the server, and when it says `401`, run
+//! discovery ([`crate::client::discovery`]), get a client identity ([`crate::client::registration`]),
+//! authorize ([`crate::client::authorization`]) and retry; when it says `403 insufficient_scope`, step up
+//! once. Then `initialize` → `notifications/initialized` → `tools/list` → `tools/call` →
+//! `prompts/list`, every step on the numbered [`Trace`].
+//!
+//! Bounds: one authorization per `401` and one step-up per `403` for any one call, and at most
+//! [`MAX_AUTHORIZATIONS`] authorization rounds in a run (the MCP conformance suite's
+//! `auth/scope-retry-limit` fails a client that keeps asking).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::client::authorization::{
+    self, AuthorizationError, AuthorizationRequest, CallbackListener, Pkce, TokenRequest,
+    check_callback, check_issuer, new_state, select_scope, union_scopes,
+};
+use crate::client::discovery::{BearerChallenge, Discovery, DiscoveryError, discover};
+use crate::client::http_client;
+use crate::client::registration::{
+    ClientCredentials, CredentialStore, RegistrationError, RegistrationRequest, choose_auth_method,
+    register,
+};
+use crate::client::trace::{Trace, redact};
+use crate::client::transport::{Denial, McpClient, McpError, Reply};
+use crate::mcp::lifecycle::{LATEST_VERSION, SUPPORTED_VERSIONS};
+
+/// At most this many authorization rounds per run.
+pub const MAX_AUTHORIZATIONS: u32 = 3;
+/// How long `--headless` waits for its own callback delivery.
+pub const HEADLESS_CALLBACK_TIMEOUT: Duration = Duration::from_secs(20);
+/// The tool argument used when the server has `echo`.
+pub const ECHO_MESSAGE: &str = "hello from step11";
+
+/// What the host is told to do.
+#[derive(Clone)]
+pub struct HostOptions {
+    /// The MCP endpoint, e.g. `http://localhost:9000/mcp`.
+    pub server: Url,
+    /// `--scope`: overrides MCP scope selection.
+    pub scope: Option<String>,
+    /// `--headless`: follow the authorization URL over HTTP instead of a browser.
+    pub headless: bool,
+    /// `--callback-port` (0 = any free port).
+    pub callback_port: u16,
+    /// `--state-dir`: where registered credentials are kept.
+    pub state_dir: PathBuf,
+    /// `client_name` for registration, `clientInfo.name` for initialize.
+    pub client_name: String,
+    /// A client registered by hand (`--client-id`).
+    pub client_id: Option<String>,
+    /// Its secret (`STEP11_CLIENT_SECRET`).
+    pub client_secret: Option<String>,
+    /// `--client-metadata-url`: a Client ID Metadata Document URL, used as the client id when
+    /// the authorization server accepts them.
+    pub client_metadata_url: Option<String>,
+    /// How long to wait for the browser to come back.
+    pub callback_timeout: Duration,
+}
+
+impl fmt::Debug for HostOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostOptions")
+            .field("server", &self.server.as_str())
+            .field("scope", &self.scope)
+            .field("headless", &self.headless)
+            .field("callback_port", &self.callback_port)
+            .field("state_dir", &self.state_dir)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_deref().map(redact))
+            .field("client_metadata_url", &self.client_metadata_url)
+            .finish()
+    }
+}
+
+/// Why the run failed. Every variant's text is the one line the binary prints.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// Discovery.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// Registration / the credential store.
+    #[error(transparent)]
+    Registration(#[from] RegistrationError),
+    /// The authorization code flow.
+    #[error(transparent)]
+    Authorization(#[from] AuthorizationError),
+    /// The MCP exchange.
+    #[error(transparent)]
+    Mcp(#[from] McpError),
+    /// A bad option.
+    #[error("{0}")]
+    Options(String),
+    /// 401 right after a fresh token.
+    #[error("{method}: the server answers 401 even with the token just obtained ({detail})")]
+    TokenRejected {
+        /// The JSON-RPC method.
+        method: String,
+        /// The challenge.
+        detail: String,
+    },
+    /// Still 403 after the one step-up.
+    #[error(
+        "{method}: still 403 insufficient_scope after stepping up to scope {scope:?}; giving up"
+    )]
+    StillInsufficient {
+        /// The JSON-RPC method.
+        method: String,
+        /// What was asked for.
+        scope: String,
+    },
+    /// A 403 that is not about scope, or a 401/403 with no Bearer challenge.
+    #[error("{method}: HTTP {status} ({detail})")]
+    Refused {
+        /// The JSON-RPC method.
+        method: String,
+        /// 401 or 403.
+        status: u16,
+        /// The challenge.
+        detail: String,
+    },
+    /// A failure that stale stored credentials would explain.
+    #[error(
+        "{reason} — the client_id comes from {path}, registered in an earlier run; if the authorization server no longer knows it, delete that file and run again"
+    )]
+    StaleClient {
+        /// The underlying failure.
+        reason: String,
+        /// The credentials file.
+        path: String,
+    },
+    /// The round limit.
+    #[error(
+        "giving up: {MAX_AUTHORIZATIONS} authorization rounds used and the server still refuses {method}"
+    )]
+    TooManyAuthorizations {
+        /// The JSON-RPC method.
+        method: String,
+    },
+    /// A JSON-RPC error answer.
+    #[error("{method} → JSON-RPC error {code}: {message}")]
+    Rpc {
+        /// The JSON-RPC method.
+        method: String,
+        /// `error.code`.
+        code: i64,
+        /// `error.message`.
+        message: String,
+    },
+}
+
+/// What a successful run did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Authorization rounds used.
+    pub authorizations: u32,
+    /// The negotiated protocol version.
+    pub protocol_version: String,
+    /// Tool names.
+    pub tools: Vec<String>,
+    /// The tool called, if any.
+    pub called: Option<String>,
+    /// Prompt names, when the server has prompts.
+    pub prompts: Option<Vec<String>>,
+}
+
+impl fmt::Display for Summary {
+    /// `protocol 2025-11-25, 1 authorization round(s), 2 tool(s), called echo, 1 prompt(s)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "protocol {}, {} authorization round(s), {} tool(s)",
+            self.protocol_version,
+            self.authorizations,
+            self.tools.len()
+        )?;
+        if let Some(tool) = &self.called {
+            write!(f, ", called {tool}")?;
+        }
+        if let Some(prompts) = &self.prompts {
+            write!(f, ", {} prompt(s)", prompts.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// The MCP endpoint to talk to: `given` (the flag or last argument), else `MCP_SERVER_URL` + `/mcp`
+/// from the process environment, then from the `--env` file, else `http://localhost:9000/mcp`.
+pub fn resolve_server(
+    given: Option<&str>,
+    env_file: Option<&std::path::Path>,
+) -> Result<Url, String> {
+    let from_env = |value: &str| format!("{}/mcp", value.trim().trim_end_matches('/'));
+    // A named env file must be readable even when a higher layer wins: never a silent fallback.
+    let file =
+        crate::keycloak::env_config::EnvFile::load_optional(env_file).map_err(|e| e.to_string())?;
+    let chosen = match given {
+        Some(url) => url.to_string(),
+        None => match std::env::var("MCP_SERVER_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            Some(base) => from_env(&base),
+            None => file
+                .get("MCP_SERVER_URL")
+                .map(from_env)
+                .unwrap_or_else(|| "http://localhost:9000/mcp".to_string()),
+        },
+    };
+    Url::parse(&chosen).map_err(|e| format!("the MCP server URL {chosen} is not a URL ({e})"))
+}
+
+/// The host: one MCP server, one run.
+#[derive(Debug)]
+pub struct McpHost {
+    opts: HostOptions,
+    http: reqwest::Client,
+    mcp: McpClient,
+    store: CredentialStore,
+    discovery: Option<Discovery>,
+    client: Option<ClientCredentials>,
+    scope: Option<String>,
+    authorizations: u32,
+    stored_from: Option<PathBuf>,
+}
+
+impl McpHost {
+    /// Checks the options and builds the HTTP client.
+    pub fn new(opts: HostOptions) -> Result<Self, HostError> {
+        http_client::check_transport(&opts.server, "MCP server").map_err(HostError::Options)?;
+        if opts.client_secret.is_some() && opts.client_id.is_none() {
+            return Err(HostError::Options(
+                "STEP11_CLIENT_SECRET is set but --client-id is not".into(),
+            ));
+        }
+        if let Some(raw) = &opts.client_metadata_url {
+            let ok = Url::parse(raw).is_ok_and(|u| u.scheme() == "https" && u.path() != "/");
+            if !ok {
+                return Err(HostError::Options(format!(
+                    "--client-metadata-url {raw}: a client id metadata document URL is https with a path"
+                )));
+            }
+        }
+        let http = http_client::build()
+            .map_err(|e| HostError::Options(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            mcp: McpClient::new(http.clone(), opts.server.clone()),
+            store: CredentialStore::new(&opts.state_dir),
+            http,
+            opts,
+            discovery: None,
+            client: None,
+            scope: None,
+            authorizations: 0,
+            stored_from: None,
+        })
+    }
+
+    /// initialize → notifications/initialized → tools/list → tools/call → prompts/list.
+    pub async fn run(&mut self, trace: &mut Trace) -> Result<Summary, HostError> {
+        let mut summary = Summary::default();
+        let init = self
+            .request(
+                trace,
+                "initialize",
+                Some(json!({
+                    "protocolVersion": LATEST_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": self.opts.client_name, "version": env!("CARGO_PKG_VERSION")},
+                })),
+            )
+            .await?;
+        let version = init["protocolVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let capabilities = init["capabilities"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        trace.step(format_args!(
+            "{} → 200: protocolVersion {version}, server {} {}, capabilities [{}]",
+            self.label("initialize"),
+            init["serverInfo"]["name"].as_str().unwrap_or("?"),
+            init["serverInfo"]["version"].as_str().unwrap_or(""),
+            capabilities.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+        if !SUPPORTED_VERSIONS.contains(&version.as_str()) {
+            return Err(HostError::Mcp(McpError::Protocol {
+                method: "initialize".into(),
+                reason: format!(
+                    "the server chose protocol version {version:?}, which this client does not speak"
+                ),
+            }));
+        }
+        self.mcp.set_protocol_version(&version);
+        if let Some(session) = self.mcp.session_id() {
+            trace.detail(format_args!(
+                "Mcp-Session-Id {session} (sent back on every request)"
+            ));
+        }
+        summary.protocol_version = version;
+
+        self.notify(trace, "notifications/initialized").await?;
+        trace.step(format_args!(
+            "{} → 202",
+            self.label("notifications/initialized")
+        ));
+
+        let listed = self.request(trace, "tools/list", Some(json!({}))).await?;
+        let tools: Vec<Value> = listed["tools"].as_array().cloned().unwrap_or_default();
+        summary.tools = tools
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect();
+        trace.step(format_args!(
+            "{} → 200: {} tool(s): {}",
+            self.label("tools/list"),
+            summary.tools.len(),
+            summary.tools.join(", ")
+        ));
+
+        let choice = if summary.tools.iter().any(|t| t == "echo") {
+            Some(("echo".to_string(), json!({"message": ECHO_MESSAGE})))
+        } else {
+            summary.tools.first().map(|t| (t.clone(), json!({})))
+        };
+        if let Some((name, arguments)) = choice {
+            let params = json!({"name": name, "arguments": arguments});
+            let result = self.request(trace, "tools/call", Some(params)).await?;
+            let text = result["content"]
+                .as_array()
+                .and_then(|items| items.iter().find_map(|i| i["text"].as_str()))
+                .unwrap_or("(no text content)");
+            let text: String = text.chars().take(200).collect();
+            let error = if result["isError"] == json!(true) {
+                " (the tool reported an error)"
+            } else {
+                ""
+            };
+            trace.step(format_args!(
+                "{} {name} {arguments} → 200: {text:?}{error}",
+                self.label("tools/call")
+            ));
+            summary.called = Some(name);
+        } else {
+            trace.detail("the server lists no tools: nothing to call");
+        }
+
+        if capabilities.contains_key("prompts") {
+            let listed = self.request(trace, "prompts/list", Some(json!({}))).await?;
+            let prompts: Vec<String> = listed["prompts"]
+                .as_array()
+                .map(|p| {
+                    p.iter()
+                        .filter_map(|p| p["name"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            trace.step(format_args!(
+                "{} → 200: {} prompt(s): {}",
+                self.label("prompts/list"),
+                prompts.len(),
+                prompts.join(", ")
+            ));
+            summary.prompts = Some(prompts);
+        }
+        summary.authorizations = self.authorizations;
+        Ok(summary)
+    }
+
+    fn label(&self, method: &str) -> String {
+        let path = self.mcp.url().path();
+        match self.mcp.token() {
+            Some(token) => format!("POST {path} {method} (Bearer {})", redact(token)),
+            None => format!("POST {path} {method} without a token"),
+        }
+    }
+
+    async fn request(
+        &mut self,
+        trace: &mut Trace,
+        method: &str,
+        params: Option<Value>,
+    ) -> Result<Value, HostError> {
+        let response = self.exchange(trace, method, params, false).await?;
+        if let Some(error) = response.get("error") {
+            let code = error["code"].as_i64().unwrap_or_default();
+            let message = error["message"].as_str().unwrap_or_default().to_string();
+            trace.step(format_args!(
+                "{} → JSON-RPC error {code}: {message}",
+                self.label(method)
+            ));
+            return Err(HostError::Rpc {
+                method: method.into(),
+                code,
+                message,
+            });
+        }
+        Ok(response.get("result").cloned().unwrap_or(Value::Null))
+    }
+
+    async fn notify(&mut self, trace: &mut Trace, method: &str) -> Result<(), HostError> {
+        self.exchange(trace, method, None, true).await.map(|_| ())
+    }
+
+    /// Sends one message; on 401 authorizes once, on 403 `insufficient_scope` steps up once, and
+    /// retries.
+    async fn exchange(
+        &mut self,
+        trace: &mut Trace,
+        method: &str,
+        params: Option<Value>,
+        notification: bool,
+    ) -> Result<Value, HostError> {
+        let mut authorized = false;
+        let mut stepped_up = false;
+        loop {
+            let label = self.label(method);
+            let reply = if notification {
+                self.mcp.notify(method, params.clone()).await?
+            } else {
+                self.mcp.request(method, params.clone()).await?
+            };
+            let denial = match reply {
+                Reply::Response(value) => return Ok(value),
+                Reply::Accepted => return Ok(Value::Null),
+                Reply::Denied(denial) => denial,
+            };
+            trace.step(format_args!(
+                "{label} → {}, WWW-Authenticate: {}",
+                denial.status,
+                if denial.www_authenticate.is_empty() {
+                    "(none)"
+                } else {
+                    &denial.www_authenticate
+                }
+            ));
+            let Denial {
+                status, challenge, ..
+            } = denial;
+            let detail = || challenge_text(challenge.as_ref());
+            match status {
+                401 if authorized => {
+                    return Err(HostError::TokenRejected {
+                        method: method.into(),
+                        detail: detail(),
+                    });
+                }
+                401 => {
+                    self.authorize(trace, method, challenge.as_ref(), false)
+                        .await?;
+                    authorized = true;
+                }
+                403 if challenge
+                    .as_ref()
+                    .is_some_and(BearerChallenge::is_insufficient_scope) =>
+                {
+                    if stepped_up {
+                        return Err(HostError::StillInsufficient {
+                            method: method.into(),
+                            scope: self.scope.clone().unwrap_or_default(),
+                        });
+                    }
+                    self.authorize(trace, method, challenge.as_ref(), true)
+                        .await?;
+                    stepped_up = true;
+                }
+                _ => {
+                    return Err(HostError::Refused {
+                        method: method.into(),
+                        status,
+                        detail: detail(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// One authorization round: discovery (once), client identity, authorization code + PKCE,
+    /// token.
+    async fn authorize(
+        &mut self,
+        trace: &mut Trace,
+        method: &str,
+        challenge: Option<&BearerChallenge>,
+        step_up: bool,
+    ) -> Result<(), HostError> {
+        if self.authorizations >= MAX_AUTHORIZATIONS {
+            return Err(HostError::TooManyAuthorizations {
+                method: method.into(),
+            });
+        }
+        let discovery = match &self.discovery {
+            Some(d) => d.clone(),
+            None => {
+                let d = discover(&self.http, &self.opts.server, challenge, trace).await?;
+                self.discovery = Some(d.clone());
+                d
+            }
+        };
+        let challenge_scope = challenge.and_then(BearerChallenge::scope);
+        let (scope, why) = if step_up {
+            (
+                union_scopes(self.scope.as_deref(), challenge_scope),
+                "step-up: the scope held so far plus the 403 challenge's scope",
+            )
+        } else {
+            let scope = select_scope(
+                self.opts.scope.as_deref(),
+                challenge_scope,
+                &discovery.scopes_supported,
+            );
+            let why = if self
+                .opts
+                .scope
+                .as_deref()
+                .is_some_and(|s| !s.trim().is_empty())
+            {
+                "from --scope"
+            } else if challenge_scope.is_some() {
+                "from the challenge's scope"
+            } else if scope.is_some() {
+                "from the PRM's scopes_supported"
+            } else {
+                "left out: neither the challenge nor the PRM names scopes"
+            };
+            (scope, why)
+        };
+
+        let (client, listener) = self
+            .client_identity(trace, &discovery, scope.as_deref())
+            .await?;
+        self.authorizations += 1;
+        let auth = &discovery.auth_server;
+        let pkce = Pkce::generate();
+        let state = new_state();
+        let redirect_uri = listener.redirect_uri();
+        let url = AuthorizationRequest {
+            endpoint: &auth.authorization_endpoint,
+            client_id: &client.client_id,
+            redirect_uri: &redirect_uri,
+            scope: scope.as_deref(),
+            resource: &discovery.resource,
+            state: &state,
+            code_challenge: &pkce.challenge,
+        }
+        .url();
+        trace.step(format_args!(
+            "authorization request {} of at most {MAX_AUTHORIZATIONS} → {}",
+            self.authorizations, auth.authorization_endpoint
+        ));
+        trace.detail(format_args!(
+            "scope {} ({why}), resource {}",
+            scope
+                .as_deref()
+                .map_or("(none)".to_string(), |s| format!("{s:?}")),
+            discovery.resource
+        ));
+        trace.detail(format_args!(
+            "client_id {}, redirect_uri {redirect_uri}, code_challenge {} (S256 of verifier {}), state {}",
+            client.client_id,
+            pkce.challenge,
+            redact(pkce.verifier()),
+            redact(&state)
+        ));
+
+        let params = if self.opts.headless {
+            let waiter = tokio::spawn(listener.wait(HEADLESS_CALLBACK_TIMEOUT));
+            if let Err(e) =
+                authorization::headless_authorize(&self.http, &url, &redirect_uri, trace).await
+            {
+                waiter.abort();
+                return Err(self.maybe_stale(e));
+            }
+            waiter
+                .await
+                .map_err(|e| AuthorizationError::Headless(format!("callback listener: {e}")))??
+        } else {
+            let opened = authorization::open_browser(&url);
+            trace.detail(format_args!(
+                "{} — waiting up to {} s for the redirect to {redirect_uri}:",
+                if opened {
+                    "opening the browser; if it does not show up, open this URL yourself"
+                } else {
+                    "open this URL in a browser"
+                },
+                self.opts.callback_timeout.as_secs()
+            ));
+            trace.detail(&url);
+            listener.wait(self.opts.callback_timeout).await?
+        };
+        let checked = check_callback(&params, &state).and_then(|code| {
+            check_issuer(
+                &params,
+                &auth.issuer,
+                auth.authorization_response_iss_parameter_supported,
+            )
+            .map(|()| code)
+        });
+        trace.step(format_args!(
+            "callback {CALLBACK}: code {}, state {}{}",
+            params.code.as_deref().map_or("(none)".into(), redact),
+            match (&checked, &params.error) {
+                (Err(AuthorizationError::StateMismatch), _) =>
+                    "✗ (not the state this client sent)".to_string(),
+                (_, Some(error)) => format!("✓, error {error}"),
+                _ => "✓ (matches)".to_string(),
+            },
+            match (&checked, &params.iss) {
+                (Err(AuthorizationError::IssuerMismatch { .. }), Some(iss)) =>
+                    format!(", iss {iss} ✗"),
+                (Err(AuthorizationError::IssuerMissing), _) => ", iss missing ✗".to_string(),
+                (_, Some(iss)) => format!(", iss {iss} ✓"),
+                _ => String::new(),
+            },
+            CALLBACK = authorization::CALLBACK_PATH
+        ));
+        let code = checked?;
+
+        let token = authorization::exchange_code(
+            &self.http,
+            &TokenRequest {
+                endpoint: &auth.token_endpoint,
+                client: &client,
+                code: &code,
+                pkce: &pkce,
+                redirect_uri: &redirect_uri,
+                resource: &discovery.resource,
+            },
+        )
+        .await
+        .map_err(|e| self.maybe_stale(e))?;
+        trace.step(format_args!(
+            "POST {} (authorization_code, code {}, code_verifier {}, resource, client auth {}) → 200: access_token {}, expires_in {}, scope {}",
+            auth.token_endpoint,
+            redact(&code),
+            redact(pkce.verifier()),
+            client.token_endpoint_auth_method,
+            redact(&token.access_token),
+            token.expires_in.map_or("?".into(), |s| format!("{s} s")),
+            token.scope.as_deref().map_or("(not stated)".into(), |s| format!("{s:?}"))
+        ));
+        self.mcp.set_token(token.access_token);
+        self.scope = scope;
+        Ok(())
+    }
+
+    /// The client identity for this authorization server, and the listener whose redirect URI
+    /// goes with it. Order (MCP 2025-11-25): `--client-id`, then a metadata document URL when
+    /// the AS accepts one, then credentials registered earlier for exactly this issuer, then
+    /// RFC 7591 registration.
+    async fn client_identity(
+        &mut self,
+        trace: &mut Trace,
+        discovery: &Discovery,
+        scope: Option<&str>,
+    ) -> Result<(ClientCredentials, CallbackListener), HostError> {
+        let auth = &discovery.auth_server;
+        let supported = auth.token_endpoint_auth_methods_supported.as_deref();
+        if let Some(client) = self.client.clone() {
+            let listener = self.listener_for(trace, Some(&client)).await?;
+            return Ok((client, listener));
+        }
+        if let Some(id) = &self.opts.client_id {
+            let client = ClientCredentials::pre_registered(
+                &auth.issuer,
+                id,
+                self.opts.client_secret.as_deref(),
+                supported,
+            );
+            trace.step(format_args!(
+                "client: pre-registered client_id {id} (token endpoint auth {}), no registration",
+                client.token_endpoint_auth_method
+            ));
+            return self.keep(trace, client).await;
+        }
+        if let Some(doc) = &self.opts.client_metadata_url
+            && auth.client_id_metadata_document_supported
+        {
+            let client = ClientCredentials::metadata_document(&auth.issuer, doc);
+            trace.step(format_args!(
+                "client: the AS accepts Client ID Metadata Documents → client_id {doc}, no registration"
+            ));
+            return self.keep(trace, client).await;
+        }
+        if let Some(stored) = self.store.load(&auth.issuer)? {
+            self.stored_from = Some(self.store.path_for(&auth.issuer));
+            trace.step(format_args!(
+                "client: reusing client_id {} registered earlier with {} ({})",
+                stored.client_id,
+                auth.issuer,
+                self.store.path_for(&auth.issuer).display()
+            ));
+            return self.keep(trace, stored).await;
+        }
+
+        let endpoint = auth
+            .registration_endpoint
+            .clone()
+            .ok_or_else(|| RegistrationError::NoRegistrationEndpoint(auth.issuer.clone()))?;
+        let listener = self.listener_for(trace, None).await?;
+        let scopes_known = discovery.scopes_supported.join(" ");
+        let request = RegistrationRequest {
+            client_name: self.opts.client_name.clone(),
+            redirect_uri: listener.redirect_uri(),
+            scope: union_scopes(scope, Some(&scopes_known)),
+            auth_method: choose_auth_method(supported)?.to_string(),
+        };
+        let client = register(&self.http, &endpoint, &auth.issuer, &request, supported).await?;
+        let saved = self.store.save(&client)?;
+        trace.step(format_args!(
+            "POST {endpoint} (RFC 7591: redirect_uris [{}], token_endpoint_auth_method {}, scope {}) → client_id {}{}, token endpoint auth {}",
+            request.redirect_uri,
+            request.auth_method,
+            request.scope.as_deref().map_or("(none)".into(), |s| format!("{s:?}")),
+            client.client_id,
+            client
+                .client_secret
+                .as_deref()
+                .map_or(String::new(), |s| format!(", client_secret {}", redact(s))),
+            client.token_endpoint_auth_method
+        ));
+        trace.detail(format_args!("saved to {} (mode 0600)", saved.display()));
+        self.client = Some(client.clone());
+        Ok((client, listener))
+    }
+
+    /// An authorization or token failure with credentials from an earlier run may mean the AS
+    /// forgot that client (a restarted dev Keycloak, a deleted client): say which file to delete.
+    fn maybe_stale(&self, error: AuthorizationError) -> HostError {
+        let about_the_client = match &error {
+            AuthorizationError::HeadlessErrorPage { .. } => true,
+            AuthorizationError::Token { status, error, .. } => {
+                *status == 401
+                    || error.starts_with("invalid_client")
+                    || error.starts_with("unauthorized_client")
+            }
+            _ => false,
+        };
+        match &self.stored_from {
+            Some(path) if about_the_client => HostError::StaleClient {
+                reason: error.to_string(),
+                path: path.display().to_string(),
+            },
+            _ => error.into(),
+        }
+    }
+
+    async fn keep(
+        &mut self,
+        trace: &mut Trace,
+        client: ClientCredentials,
+    ) -> Result<(ClientCredentials, CallbackListener), HostError> {
+        let listener = self.listener_for(trace, Some(&client)).await?;
+        self.client = Some(client.clone());
+        Ok((client, listener))
+    }
+
+    /// `--callback-port` when given; else the port of the client's registered redirect URI when
+    /// it is free (some ASes match redirect URIs exactly, ports included); else any free port
+    /// (RFC 8252 §7.3 requires ASes to accept any port on a loopback redirect URI).
+    async fn listener_for(
+        &self,
+        trace: &mut Trace,
+        client: Option<&ClientCredentials>,
+    ) -> Result<CallbackListener, HostError> {
+        if self.opts.callback_port != 0 {
+            return Ok(CallbackListener::bind(self.opts.callback_port).await?);
+        }
+        let registered = client
+            .and_then(|c| c.redirect_uris.first())
+            .and_then(|r| Url::parse(r).ok())
+            .filter(|u| u.scheme() == "http" && http_client::is_loopback(u))
+            .and_then(|u| u.port());
+        if let Some(port) = registered {
+            match CallbackListener::bind(port).await {
+                Ok(listener) => return Ok(listener),
+                Err(_) => trace.detail(format_args!(
+                    "registered callback port {port} is busy; using another loopback port (RFC 8252 §7.3)"
+                )),
+            }
+        }
+        Ok(CallbackListener::bind(0).await?)
+    }
+}
+
+fn challenge_text(challenge: Option<&BearerChallenge>) -> String {
+    match challenge {
+        None => "no Bearer challenge".into(),
+        Some(c) => {
+            let mut parts = Vec::new();
+            if let Some(e) = &c.error {
+                parts.push(format!("error={e}"));
+            }
+            if let Some(d) = &c.error_description {
+                parts.push(format!("error_description={d:?}"));
+            }
+            if let Some(s) = &c.scope {
+                parts.push(format!("scope={s:?}"));
+            }
+            if parts.is_empty() {
+                "Bearer challenge without error".into()
+            } else {
+                parts.join(", ")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The whole host against an in-process fake: MCP server + authorization server on one
+    //! loopback port, headless.
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::extract::{RawQuery, State};
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, post};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const CODE: &str = "the-authorization-code-0123456789";
+
+    #[derive(Default)]
+    struct Fake {
+        base: String,
+        /// tools/call needs this scope (besides "read").
+        call_needs: String,
+        tamper_state: bool,
+        registrations: u32,
+        authorizations: Vec<Option<String>>,
+        challenge: String,
+        scope: Option<String>,
+        token_forms: Vec<String>,
+    }
+
+    type Shared = Arc<Mutex<Fake>>;
+
+    fn rpc_result(id: &Value, result: Value) -> Value {
+        json!({"jsonrpc": "2.0", "id": id, "result": result})
+    }
+
+    async fn mcp(State(fake): State<Shared>, headers: HeaderMap, body: String) -> Response {
+        let msg: Value = serde_json::from_str(&body).unwrap();
+        let (base, call_needs) = {
+            let f = fake.lock().unwrap();
+            (f.base.clone(), f.call_needs.clone())
+        };
+        let prm = format!("{base}/.well-known/oauth-protected-resource/mcp");
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string);
+        let Some(token) = token else {
+            let challenge = format!(r#"Bearer resource_metadata="{prm}", scope="read""#);
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, challenge)],
+            )
+                .into_response();
+        };
+        let scopes: Vec<String> = token
+            .strip_prefix("token-for-")
+            .unwrap_or_default()
+            .split('+')
+            .map(str::to_string)
+            .collect();
+        let method = msg["method"].as_str().unwrap_or_default();
+        if method == "tools/call" && !scopes.contains(&call_needs) {
+            let challenge = format!(
+                r#"Bearer error="insufficient_scope", scope="read {call_needs}", resource_metadata="{prm}""#
+            );
+            return (
+                StatusCode::FORBIDDEN,
+                [(header::WWW_AUTHENTICATE, challenge)],
+            )
+                .into_response();
+        }
+        let id = msg["id"].clone();
+        match method {
+            "notifications/initialized" => StatusCode::ACCEPTED.into_response(),
+            "initialize" => axum::Json(rpc_result(
+                &id,
+                json!({"protocolVersion": "2025-11-25", "capabilities": {"tools": {}, "prompts": {}},
+                       "serverInfo": {"name": "fake", "version": "1"}}),
+            ))
+            .into_response(),
+            "tools/list" => {
+                // As an event stream, with a notification before the response.
+                let body = format!(
+                    "event: message\ndata: {}\n\nevent: message\ndata: {}\n\n",
+                    json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {}}),
+                    rpc_result(&id, json!({"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]}))
+                );
+                ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
+            }
+            "tools/call" => axum::Json(rpc_result(
+                &id,
+                json!({"content": [{"type": "text", "text": msg["params"]["arguments"]["message"]}]}),
+            ))
+            .into_response(),
+            "prompts/list" => {
+                axum::Json(rpc_result(&id, json!({"prompts": [{"name": "echo_prompt"}]}))).into_response()
+            }
+            _ => StatusCode::NOT_FOUND.into_response(),
+        }
+    }
+
+    async fn prm(State(fake): State<Shared>) -> axum::Json<Value> {
+        let base = fake.lock().unwrap().base.clone();
+        axum::Json(
+            json!({"resource": format!("{base}/mcp"), "authorization_servers": [base],
+                          "scopes_supported": ["read", "write"]}),
+        )
+    }
+
+    async fn as_metadata(State(fake): State<Shared>) -> axum::Json<Value> {
+        let base = fake.lock().unwrap().base.clone();
+        axum::Json(json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "registration_endpoint": format!("{base}/register"),
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["none"],
+        }))
+    }
+
+    async fn register(State(fake): State<Shared>, body: String) -> Response {
+        let request: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(request["token_endpoint_auth_method"], "none");
+        fake.lock().unwrap().registrations += 1;
+        (
+            StatusCode::CREATED,
+            axum::Json(
+                json!({"client_id": "fake-client", "redirect_uris": request["redirect_uris"],
+                              "token_endpoint_auth_method": "none"}),
+            ),
+        )
+            .into_response()
+    }
+
+    async fn authorize(State(fake): State<Shared>, RawQuery(q): RawQuery) -> Response {
+        let q: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        let mut f = fake.lock().unwrap();
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["resource"], format!("{}/mcp", f.base));
+        f.authorizations.push(q.get("scope").cloned());
+        f.challenge = q["code_challenge"].clone();
+        f.scope = q.get("scope").cloned();
+        let state = if f.tamper_state {
+            "forged".to_string()
+        } else {
+            q["state"].clone()
+        };
+        let location = format!("{}?code={CODE}&state={state}", q["redirect_uri"]);
+        (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+    }
+
+    async fn token(State(fake): State<Shared>, body: String) -> Response {
+        let form: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(body.as_bytes())
+                .into_owned()
+                .collect();
+        let mut f = fake.lock().unwrap();
+        f.token_forms.push(body.clone());
+        assert_eq!(form["code"], CODE);
+        assert_eq!(form["client_id"], "fake-client");
+        if crate::auth::keys::sha256_b64url(form["code_verifier"].as_bytes()) != f.challenge {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": "invalid_grant"})),
+            )
+                .into_response();
+        }
+        // This authorization server never grants "admin".
+        let scope = f
+            .scope
+            .clone()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| *s != "admin")
+            .collect::<Vec<_>>()
+            .join(" ");
+        axum::Json(
+            json!({"access_token": format!("token-for-{}", scope.replace(' ', "+")),
+                          "token_type": "Bearer", "expires_in": 60, "scope": scope}),
+        )
+        .into_response()
+    }
+
+    async fn start(call_needs: &str, tamper_state: bool) -> (Shared, Url) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let fake: Shared = Arc::new(Mutex::new(Fake {
+            base: base.clone(),
+            call_needs: call_needs.into(),
+            tamper_state,
+            ..Fake::default()
+        }));
+        let app = Router::new()
+            .route("/mcp", post(mcp))
+            .route("/.well-known/oauth-protected-resource/mcp", get(prm))
+            .route("/.well-known/oauth-authorization-server", get(as_metadata))
+            .route("/register", post(register))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (fake, Url::parse(&format!("{base}/mcp")).unwrap())
+    }
+
+    fn options(server: Url, state_dir: &std::path::Path) -> HostOptions {
+        HostOptions {
+            server,
+            scope: None,
+            headless: true,
+            callback_port: 0,
+            state_dir: state_dir.to_path_buf(),
+            client_name: "test".into(),
+            client_id: None,
+            client_secret: None,
+            client_metadata_url: None,
+            callback_timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn temp_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "step11-host-test-{}",
+            crate::auth::keys::sha256_b64url(&crate::auth::keys::random_bytes(8))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[tokio::test]
+    async fn from_401_to_tool_call_with_one_step_up_and_no_secret_in_the_trace() {
+        let (fake, server) = start("write", false).await;
+        let dir = temp_dir();
+        let mut trace = Trace::memory();
+        let summary = McpHost::new(options(server.clone(), &dir))
+            .unwrap()
+            .run(&mut trace)
+            .await
+            .unwrap();
+        assert_eq!(summary.authorizations, 2);
+        assert_eq!(summary.called.as_deref(), Some("echo"));
+        assert_eq!(summary.prompts, Some(vec!["echo_prompt".to_string()]));
+        {
+            let f = fake.lock().unwrap();
+            assert_eq!(f.registrations, 1);
+            // First the challenge's scope, then the step-up union.
+            assert_eq!(
+                f.authorizations,
+                [Some("read".into()), Some("read write".into())]
+            );
+            for form in &f.token_forms {
+                assert!(form.contains("resource=http%3A%2F%2F127.0.0.1"), "{form}");
+                assert!(form.contains("redirect_uri="), "{form}");
+            }
+        }
+        let text = trace.lines().join("\n");
+        assert!(text.contains("→ 401"), "{text}");
+        assert!(text.contains("hello from step11"), "{text}");
+        assert!(!text.contains(CODE), "the code leaked: {text}");
+        assert!(!text.contains("token-for-read"), "a token leaked: {text}");
+
+        // A second run reuses the registration kept in the state directory.
+        let mut trace = Trace::memory();
+        McpHost::new(options(server, &dir))
+            .unwrap()
+            .run(&mut trace)
+            .await
+            .unwrap();
+        assert_eq!(fake.lock().unwrap().registrations, 1);
+        assert!(
+            trace
+                .lines()
+                .iter()
+                .any(|l| l.contains("reusing client_id fake-client"))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_forged_state_aborts_before_the_token_request() {
+        let (fake, server) = start("write", true).await;
+        let dir = temp_dir();
+        let mut trace = Trace::memory();
+        let err = McpHost::new(options(server, &dir))
+            .unwrap()
+            .run(&mut trace)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                HostError::Authorization(AuthorizationError::StateMismatch)
+            ),
+            "{err}"
+        );
+        assert!(fake.lock().unwrap().token_forms.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_scope_that_is_never_granted_gives_up_within_the_limit() {
+        // tools/call needs "admin", which the fake AS never grants: the step-up cannot help.
+        let (fake, server) = start("admin", false).await;
+        let dir = temp_dir();
+        let mut trace = Trace::memory();
+        let err = McpHost::new(options(server, &dir))
+            .unwrap()
+            .run(&mut trace)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HostError::StillInsufficient { .. }), "{err}");
+        let n = fake.lock().unwrap().authorizations.len() as u32;
+        assert!(
+            (1..=MAX_AUTHORIZATIONS).contains(&n),
+            "{n} authorization requests"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn options_refuse_plain_http_off_loopback() {
+        let opts = options(
+            Url::parse("http://mcp.example.com/mcp").unwrap(),
+            std::path::Path::new("x"),
+        );
+        assert!(matches!(McpHost::new(opts), Err(HostError::Options(_))));
+    }
+}

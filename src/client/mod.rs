@@ -1,0 +1,10 @@
+//! Part 4, step 11: the MCP host side — discovery, client registration, the authorization code
+//! flow, the MCP transport, and the host that ties them together.
+
+pub mod authorization;
+pub mod discovery;
+pub mod host;
+pub mod http_client;
+pub mod registration;
+pub mod trace;
+pub mod transport;

@@ -1,0 +1,357 @@
+//! Step 1: the DNS-rebinding guard (MCP 2025-11-25, Transports §"Security Warning").
+//!
+//! A web page on `http://attacker.example` can make a browser send requests to
+//! `http://localhost:9000` — directly (then the browser adds `Origin`) or after re-pointing its
+//! own DNS name at 127.0.0.1 (then `Host` names the attacker's domain). So on every path except
+//! `/health`:
+//! - `Origin` absent → allowed (non-browser MCP clients do not send it);
+//! - `Origin` present → parsed; allowed when its host is exactly `localhost`, `127.0.0.1` or
+//!   `[::1]`, or when the whole origin is on the allow-list. `null`, malformed values and
+//!   look-alikes such as `http://localhost.evil.com` → 403;
+//! - `Host` must name a loopback host or an allowed host → else 403.
+//!
+//! Hosts are compared exactly, never by prefix (the Python original's defect).
+
+use std::sync::Arc;
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use reqwest::Url;
+use tower::Service;
+
+use crate::http::config::ConfigError;
+use crate::http::service::{BoxedResponse, HttpService};
+
+/// Flags for the guard's allow-lists.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct GuardArgs {
+    /// An extra allowed Origin, e.g. `https://app.example.com` (repeatable).
+    #[arg(long = "allow-origin", env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allow_origins: Vec<String>,
+    /// An extra allowed Host, e.g. `mcp.example.com` or `mcp.example.com:8443` (repeatable).
+    #[arg(long = "allow-host", env = "ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allow_hosts: Vec<String>,
+}
+
+/// The guard's rules, validated once at start.
+#[derive(Debug, Clone, Default)]
+pub struct OriginGuard {
+    origins: Vec<String>,
+    hosts: Vec<String>,
+}
+
+const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+impl OriginGuard {
+    /// Builds the guard; an allow-list entry that is not an origin stops the program.
+    pub fn from_args(args: &GuardArgs) -> Result<Self, ConfigError> {
+        let mut origins = Vec::new();
+        for raw in args
+            .allow_origins
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
+            let origin = parse_origin(raw).map_err(|why| ConfigError::Invalid {
+                name: "ALLOWED_ORIGINS / --allow-origin",
+                value: raw.to_string(),
+                why: why.to_string(),
+            })?;
+            origins.push(origin.origin().ascii_serialization());
+        }
+        let hosts = args
+            .allow_hosts
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        Ok(Self { origins, hosts })
+    }
+
+    /// Is this `Origin` header value allowed?
+    pub fn check_origin(&self, value: &str) -> Result<(), &'static str> {
+        let origin = parse_origin(value)?;
+        let host = match origin.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+            None => return Err("no host"),
+        };
+        if LOOPBACK_HOSTS.contains(&host.as_str()) {
+            return Ok(());
+        }
+        if self
+            .origins
+            .contains(&origin.origin().ascii_serialization())
+        {
+            return Ok(());
+        }
+        Err("not a loopback or allowed origin")
+    }
+
+    /// Is this `Host` header value allowed? `value` is `host[:port]`.
+    pub fn check_host(&self, value: &str) -> Result<(), &'static str> {
+        // Host names are case-insensitive: compared without lower-casing a copy (this runs on
+        // every request).
+        let value = value.trim();
+        let host = split_host(value).ok_or("malformed Host")?;
+        if LOOPBACK_HOSTS.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+            return Ok(());
+        }
+        if self.hosts.iter().any(|allowed| {
+            allowed.eq_ignore_ascii_case(host) || allowed.eq_ignore_ascii_case(value)
+        }) {
+            return Ok(());
+        }
+        Err("not a loopback or allowed host")
+    }
+
+    /// Puts the guard in front of `app`: every request but `GET /health` is checked before it
+    /// reaches the router, so a refusal is the same 403 whatever the path or method, known or not.
+    pub fn protect<S: HttpService>(self, app: S) -> Guarded<S> {
+        Guarded {
+            rules: Arc::new(self),
+            inner: app,
+        }
+    }
+}
+
+/// An app behind the guard ([`OriginGuard::protect`]).
+///
+/// A plain tower service rather than `axum::middleware::from_fn`: it runs on every request, and a
+/// synchronous check needs none of the per-request boxing `from_fn` does.
+#[derive(Debug, Clone)]
+pub struct Guarded<S> {
+    rules: Arc<OriginGuard>,
+    inner: S,
+}
+
+impl<S: HttpService> Service<Request> for Guarded<S> {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxedResponse;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if request.uri().path() != "/health"
+            && let Err(rejection) = self.rules.inspect(request.headers(), request.uri())
+        {
+            tracing::warn!(target: "mcp_auth_steps::http::origin_guard", "{}", rejection.message);
+            let refusal = (StatusCode::FORBIDDEN, axum::Json(rejection.body())).into_response();
+            return Box::pin(std::future::ready(Ok(refusal)));
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
+
+impl OriginGuard {
+    fn inspect(&self, headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), Rejection> {
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let shown = shown(origin.as_bytes());
+            let text = origin
+                .to_str()
+                .map_err(|_| forbidden("Origin", &shown, "not ASCII"))?;
+            self.check_origin(text)
+                .map_err(|why| forbidden("Origin", &shown, why))?;
+        }
+        let host = match headers.get(header::HOST) {
+            Some(value) => value
+                .to_str()
+                .map_err(|_| forbidden("Host", &shown(value.as_bytes()), "not ASCII"))?,
+            // HTTP/2 carries the authority in the URI instead of a Host header.
+            None => match uri.authority() {
+                Some(authority) => authority.as_str(),
+                None => return Err(forbidden("Host", "(none)", "a Host header is required")),
+            },
+        };
+        self.check_host(host)
+            .map_err(|why| forbidden("Host", &shown(host.as_bytes()), why))
+    }
+}
+
+/// At most 200 characters of a rejected value, for the error message.
+fn shown(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    text.chars().take(200).collect()
+}
+
+fn forbidden(what: &str, value: &str, why: &str) -> Rejection {
+    Rejection {
+        message: format!("Forbidden: {what} {value:?} rejected ({why})"),
+    }
+}
+
+/// -32001 (JSON-RPC's server range): the guard refused the request (HTTP 403). Step 1 has no
+/// JSON-RPC yet, but `/mcp` clients read this body from step 2 on, so it is shaped like a JSON-RPC
+/// error without `id` (`mcp::jsonrpc` lists this code with the others).
+pub const ORIGIN_REJECTED: i64 = -32001;
+
+/// Why the guard refused a request.
+#[derive(Debug, Clone)]
+struct Rejection {
+    message: String,
+}
+
+impl Rejection {
+    /// `{"jsonrpc":"2.0","error":{"code":-32001,"message":…}}`.
+    fn body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "jsonrpc": "2.0",
+            "error": {"code": ORIGIN_REJECTED, "message": self.message},
+        })
+    }
+}
+
+/// Parses a serialized origin: `scheme://host[:port]`, nothing else.
+fn parse_origin(value: &str) -> Result<Url, &'static str> {
+    let value = value.trim();
+    if value.is_empty() || value.eq_ignore_ascii_case("null") {
+        return Err("opaque origin");
+    }
+    let url = Url::parse(value).map_err(|_| "malformed origin")?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("scheme must be http or https");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("an origin has no user info");
+    }
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || value.ends_with('/')
+    {
+        return Err("an origin has no path, query or fragment");
+    }
+    Ok(url)
+}
+
+/// `host[:port]` → host (IPv6 keeps its brackets). `None` when malformed.
+fn split_host(value: &str) -> Option<&str> {
+    if value.is_empty() {
+        return None;
+    }
+    let (host, port) = if value.starts_with('[') {
+        let end = value.find(']')?;
+        let rest = &value[end + 1..];
+        (&value[..=end], rest.strip_prefix(':'))
+    } else {
+        match value.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (value, None),
+        }
+    };
+    if let Some(port) = port
+        && (port.is_empty() || port.parse::<u16>().is_err())
+    {
+        return None;
+    }
+    if host.is_empty() || host.contains(['/', '@', ' ']) {
+        return None;
+    }
+    Some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard_with(origins: &[&str], hosts: &[&str]) -> OriginGuard {
+        OriginGuard::from_args(&GuardArgs {
+            allow_origins: origins.iter().map(|s| s.to_string()).collect(),
+            allow_hosts: hosts.iter().map(|s| s.to_string()).collect(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn loopback_origins_pass_on_any_port_and_scheme() {
+        let g = OriginGuard::default();
+        for ok in [
+            "http://localhost",
+            "http://localhost:6274",
+            "https://127.0.0.1:8443",
+            "http://[::1]:3000",
+            "HTTP://LOCALHOST:1",
+        ] {
+            assert_eq!(g.check_origin(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn lookalikes_null_and_malformed_origins_fail() {
+        let g = OriginGuard::default();
+        for bad in [
+            "http://localhost.evil.com",
+            "http://evil.com",
+            "http://127.0.0.1.nip.io",
+            "http://localhost@evil.com",
+            "null",
+            "",
+            "localhost:9000",
+            "file://localhost",
+            "http://localhost/path",
+            "http://localhost:99999",
+            "http://[::2]",
+        ] {
+            assert!(g.check_origin(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn allow_list_matches_whole_origins_only() {
+        let g = guard_with(&["https://app.example.com"], &[]);
+        assert_eq!(g.check_origin("https://app.example.com"), Ok(()));
+        assert_eq!(g.check_origin("https://app.example.com:443"), Ok(()));
+        assert!(g.check_origin("http://app.example.com").is_err());
+        assert!(g.check_origin("https://app.example.com.evil.com").is_err());
+    }
+
+    #[test]
+    fn a_bad_allow_list_entry_stops_start() {
+        let err = OriginGuard::from_args(&GuardArgs {
+            allow_origins: vec!["not an origin".into()],
+            allow_hosts: vec![],
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("ALLOWED_ORIGINS"));
+    }
+
+    #[test]
+    fn hosts() {
+        let g = guard_with(&[], &["mcp.example.com", "other.example:8443"]);
+        for ok in [
+            "localhost:9000",
+            "127.0.0.1",
+            "[::1]:9000",
+            "mcp.example.com",
+            "other.example:8443",
+            // Host names are case-insensitive (RFC 9110 §4.2.3).
+            "LocalHost:9000",
+            "MCP.Example.COM:443",
+            "Other.Example:8443",
+            " localhost:9000 ",
+        ] {
+            assert_eq!(g.check_host(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "evil.com",
+            "localhost.evil.com:9000",
+            "other.example:9999",
+            "",
+            "[::1",
+            "localhost:",
+            "localhost:abc",
+            "LOCALHOST.evil.com",
+            "OTHER.example:9999",
+        ] {
+            assert!(g.check_host(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Shared by every server step: flags for binding and the public URL, logging, the request log
+//! line, the body limit and graceful shutdown.
+//!
+//! A step binary calls [`init_logging`], parses [`ServerArgs`], builds its router, wraps it in
+//! the Origin guard, then hands both to [`run`]. Tests bind their own listener and call [`serve`]
+//! directly.
+
+use std::net::SocketAddr;
+
+use axum::ServiceExt;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+
+use crate::http::config::{ConfigError, Fatal};
+use crate::http::origin_guard::GuardArgs;
+use crate::http::request_log::RequestLog;
+use crate::http::service::HttpService;
+
+/// Largest request body any route accepts (SPEC §0: above this, 413).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Flags every server step shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Address to bind. Keep it on loopback unless you know why not.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to bind; 0 picks a free one (the chosen port is printed).
+    #[arg(long, default_value_t = 9000)]
+    pub port: u16,
+    /// Base URL clients use to reach this server. Every advertised URL is built from it.
+    #[arg(
+        long = "mcp-server-url",
+        env = "MCP_SERVER_URL",
+        default_value = "http://localhost:9000"
+    )]
+    pub mcp_server_url: String,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
+impl ServerArgs {
+    /// The validated public URL (stops the program at start when malformed).
+    pub fn public_url(&self) -> Result<PublicUrl, ConfigError> {
+        PublicUrl::parse(&self.mcp_server_url)
+    }
+}
+
+/// The base URL clients use, without a trailing slash. `<base>/mcp` is the canonical resource URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    /// Accepts an absolute `http`/`https` URL with a host and no query or fragment.
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let url = crate::http::config::http_url("MCP_SERVER_URL", raw)?;
+        Ok(Self(url.as_str().trim_end_matches('/').to_string()))
+    }
+
+    /// The base, e.g. `http://localhost:9000`.
+    pub fn base(&self) -> &str {
+        &self.0
+    }
+
+    /// `<base><path>`; `path` starts with `/`.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{}", self.0, path)
+    }
+
+    /// The MCP endpoint, which is also the canonical resource URI (RFC 8707, MCP 2025-11-25).
+    pub fn mcp_endpoint(&self) -> String {
+        self.join("/mcp")
+    }
+}
+
+/// Wraps a step's app with what every step shares: the request log (outermost, so it sees every
+/// request and its final status) and the body limit.
+pub fn finish(app: impl HttpService) -> impl HttpService {
+    RequestLog::new(tower::Layer::layer(
+        &DefaultBodyLimit::max(MAX_BODY_BYTES),
+        app,
+    ))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: impl HttpService,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, finish(app).into_make_service())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds `host:port`, prints `listening on http://HOST:PORT` (the one line scripts read), serves
+/// until Ctrl-C or SIGTERM.
+pub async fn run(args: &ServerArgs, app: impl HttpService) -> Result<(), Fatal> {
+    args.public_url()?;
+    let listener = bind(&args.host, args.port).await?;
+    let addr = listener.local_addr()?;
+    println!("listening on http://{}", display_addr(addr));
+    tracing::info!(public_url = %args.mcp_server_url, "serving");
+    serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds a TCP listener, with an error that names the address.
+pub async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
+    let target = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    TcpListener::bind(&target)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {target}: {e}"))
+}
+
+fn display_addr(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(v4) => v4.to_string(),
+        SocketAddr::V6(v6) => format!("[{}]:{}", v6.ip(), v6.port()),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; draining");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_is_normalised_without_trailing_slash() {
+        let url = PublicUrl::parse("http://localhost:9000/").unwrap();
+        assert_eq!(url.base(), "http://localhost:9000");
+        assert_eq!(url.mcp_endpoint(), "http://localhost:9000/mcp");
+        let with_path = PublicUrl::parse("https://example.com/tenant/").unwrap();
+        assert_eq!(with_path.mcp_endpoint(), "https://example.com/tenant/mcp");
+    }
+
+    #[test]
+    fn public_url_rejects_what_cannot_be_a_base() {
+        for raw in [
+            "localhost:9000",
+            "ftp://x",
+            "http://",
+            "http://h/?q=1",
+            "not a url",
+            "",
+        ] {
+            let err = PublicUrl::parse(raw).unwrap_err().to_string();
+            assert!(err.contains("MCP_SERVER_URL"), "{raw}: {err}");
+        }
+    }
+
+    #[test]
+    fn ipv6_addresses_are_bracketed() {
+        let addr: SocketAddr = "[::1]:9000".parse().unwrap();
+        assert_eq!(display_addr(addr), "[::1]:9000");
+    }
+}

@@ -1,0 +1,7 @@
+//! Part 3, steps 9–10: Keycloak as the authorization server — configuration from env files, the
+//! realm check (and `--apply`), and the cache of the issuer's keys.
+
+pub mod env_config;
+pub mod jwks_cache;
+pub mod realm;
+pub mod settings;

@@ -1,0 +1,546 @@
+//! Step 9: the Keycloak realm the tutorial needs, checked (and created) from the outside.
+//!
+//! - [`apply_realm`]: creates the realm from `env/keycloak/mcp-realm.json` through the Admin REST
+//!   API when it is missing (`step9 --apply`).
+//! - [`verify_realm`]: checks the realm end to end — discovery, JWKS, anonymous dynamic client
+//!   registration (accepted for a loopback redirect, refused for a foreign one), and a password
+//!   grant per demo user with the MCP scopes, audience, `azp` and roles each must get.
+
+use serde_json::{Value, json};
+use std::path::Path;
+
+use crate::auth::bearer_auth::{AuthError, KeySource, TokenValidator};
+use crate::auth::identity::Identity;
+use crate::auth::policy::MCP_SCOPES;
+use crate::keycloak::jwks_cache::{CacheSettings, JwksCache, get_json};
+use crate::keycloak::settings::{KeycloakConfig, TEST_CLIENT};
+
+/// A demo user of the realm and what their token must carry. **Demo passwords.**
+#[derive(Debug, Clone, Copy)]
+pub struct DemoUser {
+    /// Username.
+    pub username: &'static str,
+    /// Password (demo only).
+    pub password: &'static str,
+    /// MCP scopes the token must carry — exactly these.
+    pub scopes: &'static [&'static str],
+    /// Client roles of `echo-mcp-server` the token must carry — exactly these.
+    pub roles: &'static [&'static str],
+}
+
+/// The realm's demo users (SPEC step 9).
+pub const DEMO_USERS: [DemoUser; 3] = [
+    DemoUser {
+        username: "mcp-admin",
+        password: "admin123",
+        scopes: &["mcp:read", "mcp:tools", "mcp:prompts"],
+        roles: &["prompts", "read-only", "tools"],
+    },
+    DemoUser {
+        username: "mcp-user",
+        password: "user123",
+        scopes: &["mcp:read", "mcp:tools"],
+        roles: &["read-only", "tools"],
+    },
+    DemoUser {
+        username: "mcp-readonly",
+        password: "readonly123",
+        scopes: &["mcp:read"],
+        roles: &["read-only"],
+    },
+];
+/// Admin credentials for `--apply` (from `KEYCLOAK_ADMIN_USER` / `KEYCLOAK_ADMIN_PASSWORD`).
+#[derive(Clone)]
+pub struct AdminCredentials {
+    /// Username in the master realm.
+    pub username: String,
+    /// Password (never printed).
+    pub password: String,
+}
+
+impl std::fmt::Debug for AdminCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminCredentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `--apply` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The realm existed; nothing was changed.
+    AlreadyPresent,
+    /// The realm was created from the file.
+    Created,
+}
+
+/// Creates the realm from `realm_file` through the Admin REST API unless it exists:
+/// `POST /realms/master/protocol/openid-connect/token` (admin-cli, password grant) →
+/// `GET /admin/realms/{realm}` (404 = missing) → `POST /admin/realms` with the representation.
+pub async fn apply_realm(
+    client: &reqwest::Client,
+    config: &KeycloakConfig,
+    admin: &AdminCredentials,
+    realm_file: &Path,
+) -> Result<Applied, String> {
+    let text = std::fs::read_to_string(realm_file)
+        .map_err(|e| format!("realm file {}: {e}", realm_file.display()))?;
+    let representation: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("realm file {}: not JSON: {e}", realm_file.display()))?;
+    let named = representation
+        .get("realm")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if named != config.realm {
+        return Err(format!(
+            "realm file {} defines realm {named:?}, but KEYCLOAK_REALM is {:?}",
+            realm_file.display(),
+            config.realm
+        ));
+    }
+    let token_url = format!(
+        "{}/realms/master/protocol/openid-connect/token",
+        config.keycloak_url
+    );
+    let response = client
+        .post(&token_url)
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", admin.username.as_str()),
+            ("password", admin.password.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(|e| format!("POST {token_url}: {e}"))?;
+    match response.status().as_u16() {
+        200..=299 => {}
+        404 => {
+            return Err(format!(
+                "admin login failed (HTTP 404 Not Found): {token_url} does not exist; --apply needs a real Keycloak (the stand-in has no Admin REST API)"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "admin login failed (HTTP {}): check KEYCLOAK_ADMIN_USER / KEYCLOAK_ADMIN_PASSWORD",
+                response.status()
+            ));
+        }
+    }
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| format!("admin token response: {e}"))?;
+    let admin_token = body
+        .get("access_token")
+        .and_then(Value::as_str)
+        .ok_or("admin token response has no access_token")?;
+
+    let realm_url = format!("{}/admin/realms/{}", config.keycloak_url, config.realm);
+    let existing = client
+        .get(&realm_url)
+        .bearer_auth(admin_token)
+        .send()
+        .await
+        .map_err(|e| format!("GET {realm_url}: {e}"))?;
+    match existing.status().as_u16() {
+        200 => return Ok(Applied::AlreadyPresent),
+        404 => {}
+        other => return Err(format!("GET {realm_url}: HTTP {other}")),
+    }
+    let create_url = format!("{}/admin/realms", config.keycloak_url);
+    let created = client
+        .post(&create_url)
+        .bearer_auth(admin_token)
+        .json(&representation)
+        .send()
+        .await
+        .map_err(|e| format!("POST {create_url}: {e}"))?;
+    match created.status().as_u16() {
+        201 => Ok(Applied::Created),
+        409 => Ok(Applied::AlreadyPresent),
+        other => {
+            let detail: String = created
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect();
+            Err(format!("POST {create_url}: HTTP {other}: {detail}"))
+        }
+    }
+}
+
+/// One line of the verification table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked.
+    pub what: String,
+    /// What it must be.
+    pub expected: String,
+    /// What it was.
+    pub actual: String,
+    /// Did it match?
+    pub ok: bool,
+    /// What to fix when it did not.
+    pub fix: String,
+}
+
+impl Check {
+    fn new(
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+        ok: bool,
+        fix: &str,
+    ) -> Self {
+        Self {
+            what: what.into(),
+            expected: expected.into(),
+            actual: actual.into(),
+            ok,
+            fix: fix.to_string(),
+        }
+    }
+}
+
+/// Prints checks as a table.
+pub fn render_table(checks: &[Check]) -> String {
+    let w1 = checks
+        .iter()
+        .map(|c| c.what.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let w2 = checks
+        .iter()
+        .map(|c| c.expected.len())
+        .max()
+        .unwrap_or(8)
+        .clamp(8, 48);
+    let mut out = format!(
+        "{:<4} {:<w1$}  {:<w2$}  {}\n",
+        "", "check", "expected", "actual"
+    );
+    for c in checks {
+        out.push_str(&format!(
+            "{:<4} {:<w1$}  {:<w2$}  {}\n",
+            if c.ok { "ok" } else { "FAIL" },
+            c.what,
+            c.expected,
+            c.actual
+        ));
+    }
+    for c in checks.iter().filter(|c| !c.ok) {
+        out.push_str(&format!("fix: {}: {}\n", c.what, c.fix));
+    }
+    out
+}
+
+fn sorted(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = items.into_iter().collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Verifies the realm end to end; returns every check (the caller prints and sets the exit code).
+pub async fn verify_realm(client: &reqwest::Client, config: &KeycloakConfig) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let discovery_url = format!("{}/.well-known/openid-configuration", config.realm_url());
+    let discovery = match get_json(client, &discovery_url).await {
+        Ok(doc) => doc,
+        Err(e) => {
+            checks.push(Check::new(
+                "discovery document",
+                "HTTP 200 JSON",
+                e,
+                false,
+                "start Keycloak with the realm imported (env/keycloak/docker-compose.yml) or run step9 --apply",
+            ));
+            return checks;
+        }
+    };
+    let text = |key: &str| {
+        discovery
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let issuer = text("issuer");
+    checks.push(Check::new(
+        "discovery issuer",
+        &config.issuer,
+        &issuer,
+        issuer == config.issuer,
+        "set JWT_ISSUER to Keycloak's issuer (<KEYCLOAK_URL>/realms/<realm> as clients see it)",
+    ));
+    let s256 = discovery
+        .get("code_challenge_methods_supported")
+        .and_then(Value::as_array)
+        .is_some_and(|m| m.iter().any(|v| v == "S256"));
+    checks.push(Check::new(
+        "PKCE S256 advertised",
+        "yes",
+        if s256 { "yes" } else { "no" },
+        s256,
+        "Keycloak always supports S256; is this Keycloak?",
+    ));
+
+    let jwks_uri = text("jwks_uri");
+    let usable = match get_json(client, &jwks_uri).await {
+        Ok(jwks) => crate::keycloak::jwks_cache::usable_keys(&jwks).len(),
+        Err(_) => 0,
+    };
+    checks.push(Check::new(
+        "JWKS RS256 signing keys",
+        ">= 1",
+        format!("{usable} at {jwks_uri}"),
+        usable >= 1,
+        "the realm needs an active RS256 key (Realm settings → Keys)",
+    ));
+
+    let registration_endpoint = text("registration_endpoint");
+    checks.extend(verify_registration(client, &registration_endpoint).await);
+
+    let cache = JwksCache::new(&config.issuer, CacheSettings::default());
+    // Load the keys now, so that a token's kid is looked up in a filled cache.
+    let _ = cache.refresh().await;
+    let validator = TokenValidator::new(KeySource::Remote(cache), &config.issuer, &config.audience);
+    let token_endpoint = text("token_endpoint");
+    for user in DEMO_USERS {
+        checks.extend(verify_user(client, &token_endpoint, &validator, config, user).await);
+    }
+    checks
+}
+
+async fn verify_registration(client: &reqwest::Client, endpoint: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if endpoint.is_empty() {
+        checks.push(Check::new(
+            "registration endpoint",
+            "advertised",
+            "absent",
+            false,
+            "use a Keycloak that advertises registration_endpoint",
+        ));
+        return checks;
+    }
+    let metadata = |redirect: &str| {
+        json!({
+            "client_name": "step9-verification (safe to delete)",
+            "redirect_uris": [redirect],
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "scope": MCP_SCOPES.join(" "),
+        })
+    };
+    match client
+        .post(endpoint)
+        .json(&metadata("http://127.0.0.1:8765/callback"))
+        .send()
+        .await
+    {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let ok = status == 201 && body.get("client_id").and_then(Value::as_str).is_some();
+            checks.push(Check::new(
+                "anonymous registration (loopback redirect)",
+                "HTTP 201 with client_id",
+                format!("HTTP {status}"),
+                ok,
+                "enable anonymous client registration policies in the realm (see env/keycloak/mcp-realm.json components)",
+            ));
+            if let (Some(uri), Some(token)) = (
+                body.get("registration_client_uri").and_then(Value::as_str),
+                body.get("registration_access_token")
+                    .and_then(Value::as_str),
+            ) {
+                // RFC 7592: delete the client we just registered.
+                let _ = client.delete(uri).bearer_auth(token).send().await;
+            }
+        }
+        Err(e) => checks.push(Check::new(
+            "anonymous registration (loopback redirect)",
+            "HTTP 201",
+            e.to_string(),
+            false,
+            "is Keycloak reachable?",
+        )),
+    }
+    let refused = match client
+        .post(endpoint)
+        .json(&metadata("https://evil.example/callback"))
+        .send()
+        .await
+    {
+        Ok(response) => response.status().as_u16(),
+        Err(_) => 0,
+    };
+    checks.push(Check::new(
+        "registration refused (foreign redirect)",
+        "HTTP 4xx",
+        format!("HTTP {refused}"),
+        (400..500).contains(&refused),
+        "the Trusted Hosts policy must check client URIs (client-uris-must-match = true)",
+    ));
+    checks
+}
+
+async fn verify_user(
+    client: &reqwest::Client,
+    token_endpoint: &str,
+    validator: &TokenValidator,
+    config: &KeycloakConfig,
+    user: DemoUser,
+) -> Vec<Check> {
+    let who = user.username;
+    let scope = format!("openid {}", MCP_SCOPES.join(" "));
+    let response = client
+        .post(token_endpoint)
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", TEST_CLIENT),
+            ("username", user.username),
+            ("password", user.password),
+            ("scope", scope.as_str()),
+        ])
+        .send()
+        .await;
+    let body: Value = match response {
+        Ok(r) if r.status().is_success() => r.json().await.unwrap_or(Value::Null),
+        Ok(r) => {
+            let status = r.status();
+            return vec![Check::new(
+                format!("{who}: password grant"),
+                "HTTP 200",
+                format!("HTTP {status}"),
+                false,
+                "the user must exist with the demo password and mcp-test-client needs direct access grants",
+            )];
+        }
+        Err(e) => {
+            return vec![Check::new(
+                format!("{who}: password grant"),
+                "HTTP 200",
+                e.to_string(),
+                false,
+                "is Keycloak reachable?",
+            )];
+        }
+    };
+    let Some(token) = body.get("access_token").and_then(Value::as_str) else {
+        return vec![Check::new(
+            format!("{who}: password grant"),
+            "access_token",
+            "none",
+            false,
+            "check the token endpoint",
+        )];
+    };
+    let mut checks = Vec::new();
+    let identity: std::sync::Arc<Identity> = match validator.validate(token).await {
+        Ok(identity) => {
+            checks.push(Check::new(
+                format!("{who}: token verifies (sig, iss, aud)"),
+                "valid",
+                "valid",
+                true,
+                "",
+            ));
+            identity
+        }
+        Err(e) => {
+            let fix = match &e {
+                AuthError::KeysUnavailable => {
+                    "the realm's keys could not be fetched: JWT_ISSUER must be the issuer in Keycloak's discovery document"
+                }
+                AuthError::InvalidToken(why) if why.contains("issuer") => {
+                    "set JWT_ISSUER to the iss Keycloak writes (<KEYCLOAK_URL>/realms/<realm> as clients see it)"
+                }
+                _ => {
+                    "each MCP client scope needs an audience mapper adding echo-mcp-server (JWT_AUDIENCE)"
+                }
+            };
+            checks.push(Check::new(
+                format!("{who}: token verifies (sig, iss, aud)"),
+                "valid",
+                e.to_string(),
+                false,
+                fix,
+            ));
+            return checks;
+        }
+    };
+    let granted = sorted(
+        identity
+            .scopes
+            .iter()
+            .filter(|s| s.starts_with("mcp:"))
+            .cloned(),
+    );
+    let expected = sorted(user.scopes.iter().map(|s| s.to_string()));
+    checks.push(Check::new(
+        format!("{who}: MCP scopes"),
+        expected.join(" "),
+        granted.join(" "),
+        granted == expected,
+        "each MCP client scope must be granted only to holders of the matching echo-mcp-server role (scope mappings)",
+    ));
+    let claims = crate::auth::token::decode_unverified(token)
+        .map(|(_, c)| c)
+        .unwrap_or(Value::Null);
+    let azp = claims
+        .get("azp")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    checks.push(Check::new(
+        format!("{who}: azp"),
+        TEST_CLIENT,
+        &azp,
+        azp == TEST_CLIENT,
+        "tokens must be issued to mcp-test-client",
+    ));
+    let roles = sorted(
+        claims
+            .pointer(&format!("/resource_access/{}/roles", config.audience))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string),
+    );
+    let expected_roles = sorted(user.roles.iter().map(|s| s.to_string()));
+    checks.push(Check::new(
+        format!("{who}: {} roles", config.audience),
+        expected_roles.join(" "),
+        roles.join(" "),
+        roles == expected_roles,
+        "assign the client roles of echo-mcp-server to the demo users as in the realm file",
+    ));
+    checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_lists_fixes_for_failures() {
+        let checks = vec![
+            Check::new("a", "1", "1", true, "none"),
+            Check::new("b", "2", "3", false, "do the thing"),
+        ];
+        let table = render_table(&checks);
+        assert!(table.contains("ok   a"));
+        assert!(table.contains("FAIL b"));
+        assert!(table.contains("fix: b: do the thing"));
+        assert!(!table.contains("fix: a"));
+    }
+}

@@ -1,0 +1,228 @@
+//! Step 2: the MCP endpoint over Streamable HTTP (MCP 2025-11-25, Transports), stateless and
+//! JSON-only.
+//!
+//! `POST /mcp` checks, in this order: `Content-Type` (415), `Accept` (406), body size (413), the
+//! JSON-RPC envelope (400), `MCP-Protocol-Version` (400); then a notification or a client response
+//! gets 202 with an empty body and a request gets 200 with its JSON-RPC answer (or 403 from the
+//! step 8 policy). `GET` and `DELETE /mcp` → 405 `Allow: POST`: this server opens no SSE stream and
+//! issues no `Mcp-Session-Id`.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::Value;
+
+use crate::http::request_log::{LogFields, LogUser};
+use crate::http::server::MAX_BODY_BYTES;
+use crate::mcp::dispatch::{Denial, McpService, Outcome};
+use crate::mcp::jsonrpc::{self, Id, Incoming, RpcError};
+use crate::mcp::lifecycle;
+
+/// The route path.
+pub const MCP_PATH: &str = "/mcp";
+
+/// `POST /mcp` (and 405 for every other method).
+pub fn router(service: McpService) -> Router {
+    Router::new()
+        .route(MCP_PATH, post(handle_post).fallback(method_not_allowed))
+        .with_state(Arc::new(service))
+}
+
+async fn method_not_allowed() -> Response {
+    let error = RpcError::new(
+        jsonrpc::INVALID_REQUEST,
+        "Method Not Allowed: this server is stateless and JSON-only; use POST",
+    );
+    let mut response = (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(jsonrpc::failure(None, &error)),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+/// An answer with its status and what the log line should say.
+fn answer(status: StatusCode, body: Option<Value>, log: LogFields) -> Response {
+    let mut response = match body {
+        Some(body) => (status, Json(body)).into_response(),
+        None => status.into_response(),
+    };
+    response.extensions_mut().insert(log);
+    response
+}
+
+fn reject(status: StatusCode, id: Option<&Id>, error: RpcError, log: LogFields) -> Response {
+    answer(status, Some(jsonrpc::failure(id, &error)), log)
+}
+
+async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -> Response {
+    // Taken apart rather than extracted piecewise: the `HeaderMap` and `Extension` extractors
+    // would clone the headers and the extensions on every request.
+    let (mut parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let mut log = LogFields {
+        rpc_method: None,
+        user: parts.extensions.remove::<LogUser>().map(|u| u.0),
+    };
+
+    if !is_json(headers.get(header::CONTENT_TYPE)) {
+        let error = RpcError::new(
+            jsonrpc::INVALID_REQUEST,
+            "Unsupported Media Type: Content-Type must be application/json",
+        );
+        return reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, None, error, log);
+    }
+    if !accepts_json(headers) {
+        let error = RpcError::new(
+            jsonrpc::INVALID_REQUEST,
+            "Not Acceptable: Accept must allow application/json",
+        );
+        return reject(StatusCode::NOT_ACCEPTABLE, None, error, log);
+    }
+    let bytes = match read_limited(body).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let message = match jsonrpc::parse(&bytes) {
+        Ok(message) => message,
+        Err(malformed) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                malformed.id.as_ref(),
+                malformed.error,
+                log,
+            );
+        }
+    };
+    let (id, method, params) = match message {
+        Incoming::Request { id, method, params } => (Some(id), method, params),
+        Incoming::Notification { method } => (None, method, None),
+        Incoming::Response => return answer(StatusCode::ACCEPTED, None, log),
+    };
+    log.rpc_method = Some(method.chars().take(64).collect());
+    let version = headers
+        .get("mcp-protocol-version")
+        .map(|v| v.to_str().unwrap_or("(not ASCII)"));
+    if let Err(error) = lifecycle::check_version_header(version) {
+        return reject(StatusCode::BAD_REQUEST, id.as_ref(), error, log);
+    }
+    let Some(id) = id else {
+        // A notification: accepted whatever its method, once the caller is authorized to send it.
+        if let Err(denial) = service.authorize(&method, &parts.extensions) {
+            return forbidden(None, denial, log);
+        }
+        return answer(StatusCode::ACCEPTED, None, log);
+    };
+    match service.handle(&method, params.as_ref(), &parts.extensions) {
+        Outcome::Result(result) => answer(StatusCode::OK, Some(jsonrpc::success(&id, result)), log),
+        Outcome::Error(error) => answer(
+            StatusCode::OK,
+            Some(jsonrpc::failure(Some(&id), &error)),
+            log,
+        ),
+        Outcome::Forbidden(denial) => forbidden(Some(&id), denial, log),
+    }
+}
+
+fn forbidden(id: Option<&Id>, denial: Denial, log: LogFields) -> Response {
+    let mut response = reject(StatusCode::FORBIDDEN, id, denial.error, log);
+    if let Ok(value) = HeaderValue::from_str(&denial.challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// Reads at most [`MAX_BODY_BYTES`]; more → 413 with a JSON-RPC error.
+async fn read_limited(body: Body) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            let error = RpcError::new(
+                jsonrpc::INVALID_REQUEST,
+                format!("Payload Too Large: the body limit is {MAX_BODY_BYTES} bytes"),
+            );
+            answer(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Some(jsonrpc::failure(None, &error)),
+                LogFields::default(),
+            )
+        })
+}
+
+/// `application/json`, with or without parameters such as `charset=utf-8`.
+fn is_json(value: Option<&HeaderValue>) -> bool {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+/// `Accept` absent, or naming `application/json`, `application/*` or `*/*` with a non-zero q.
+fn accepts_json(headers: &HeaderMap) -> bool {
+    let mut values = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .peekable();
+    if values.peek().is_none() {
+        return true;
+    }
+    values.flat_map(|v| v.split(',')).any(|range| {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim();
+        let refused = parts.any(|p| {
+            let p = p.trim();
+            p.get(..2).is_some_and(|q| q.eq_ignore_ascii_case("q="))
+                && p[2..].trim().parse::<f32>().ok() == Some(0.0)
+        });
+        !refused
+            && ["application/json", "application/*", "*/*"]
+                .iter()
+                .any(|m| media.eq_ignore_ascii_case(m))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> bool {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        accepts_json(&h)
+    }
+
+    #[test]
+    fn accept_header() {
+        assert!(accepts_json(&HeaderMap::new()));
+        assert!(accept("*/*"));
+        assert!(accept("application/json, text/event-stream"));
+        assert!(accept("text/event-stream;q=0.9, Application/JSON;q=0.5"));
+        assert!(accept("application/*"));
+        assert!(!accept("text/event-stream"));
+        assert!(!accept("text/html"));
+        assert!(!accept("application/json;q=0"));
+    }
+
+    #[test]
+    fn content_type() {
+        let v = |s: &str| HeaderValue::from_str(s).unwrap();
+        assert!(is_json(Some(&v("application/json"))));
+        assert!(is_json(Some(&v("application/json; charset=utf-8"))));
+        assert!(is_json(Some(&v("Application/JSON"))));
+        assert!(!is_json(Some(&v("text/plain"))));
+        assert!(!is_json(Some(&v("application/jsonx"))));
+        assert!(!is_json(None));
+    }
+}
