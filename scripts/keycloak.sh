@@ -10,9 +10,10 @@
 # `mvn dependency:copy`, and is unpacked once into .keycloak/ at the repository root
 # (git-ignored). A later run downloads nothing: it checks for the unpacked directory first.
 #
-# Java: Keycloak 26.x supports OpenJDK 17, 21 and 25. $KEYCLOAK_JAVA_HOME if set, else the
-# first installed JDK of those versions (25, 21, 17 under /usr/lib/jvm, then JAVA_HOME, then
-# `java` on PATH). No supported Java: exit 1 naming what is missing.
+# Java: Keycloak 26.7 supports OpenJDK 17, 21 and 25 (both 17 and 25 were tried with 26.7.3).
+# $KEYCLOAK_JAVA_HOME if set (refused if it is another version), else the first installed JDK
+# of those versions (25, 21, 17 under ${KEYCLOAK_JVM_DIR:-/usr/lib/jvm}, then JAVA_HOME, then
+# `java` on PATH), passed to kc.sh as JAVA_HOME. No supported Java: exit 1 naming what is missing.
 #
 # Start: `kc.sh start-dev --import-realm` on 127.0.0.1:${KEYCLOAK_PORT:-8080} with the realm
 # env/keycloak/mcp-realm.json (copied into the distribution's data/import/), the features the
@@ -45,7 +46,7 @@ TIMEOUT="${KEYCLOAK_START_TIMEOUT:-180}"
 URL="http://localhost:$PORT"
 DISCOVERY="$URL/realms/$REALM/.well-known/openid-configuration"
 # cimd: Client ID Metadata Documents (the client policy executor in the realm file needs it).
-FEATURES="${KEYCLOAK_FEATURES:-cimd}"
+FEATURES="${KEYCLOAK_FEATURES:-cimd,resource-indicators}"
 
 die() { echo "keycloak.sh: $*" >&2; exit 1; }
 
@@ -66,6 +67,8 @@ install_keycloak() {
   mkdir -p "$DIST.partial"
   tar -xzf "$archive" -C "$DIST.partial" --strip-components=1 || die "could not unpack $archive"
   mv "$DIST.partial" "$DIST"
+  # Maven's local repository (~/.m2) keeps the archive; no second copy here.
+  rm -f "$archive"
   echo "installed Keycloak $KEYCLOAK_VERSION in $((SECONDS - t0)) s"
 }
 
@@ -75,10 +78,17 @@ java_major() {
 }
 
 pick_java() {
-  local candidates=() c major
-  [ -n "${KEYCLOAK_JAVA_HOME:-}" ] && candidates+=("$KEYCLOAK_JAVA_HOME")
+  local candidates=() c major jvm_dir="${KEYCLOAK_JVM_DIR:-/usr/lib/jvm}"
+  if [ -n "${KEYCLOAK_JAVA_HOME:-}" ]; then
+    [ -x "$KEYCLOAK_JAVA_HOME/bin/java" ] || die "KEYCLOAK_JAVA_HOME=$KEYCLOAK_JAVA_HOME has no bin/java"
+    major="$(java_major "$KEYCLOAK_JAVA_HOME/bin/java")"
+    case "$major" in
+      17|21|25) echo "$KEYCLOAK_JAVA_HOME"; return 0 ;;
+      *) die "KEYCLOAK_JAVA_HOME=$KEYCLOAK_JAVA_HOME is Java ${major:-of unknown version}; Keycloak $KEYCLOAK_VERSION supports OpenJDK 17, 21 or 25" ;;
+    esac
+  fi
   for v in 25 21 17; do
-    for c in /usr/lib/jvm/*-"$v"-* /usr/lib/jvm/*-"$v"; do
+    for c in "$jvm_dir"/*-"$v"-* "$jvm_dir"/*-"$v"; do
       [ -x "$c/bin/java" ] && candidates+=("$c")
     done
   done
@@ -93,14 +103,22 @@ pick_java() {
       17|21|25) echo "$c"; return 0 ;;
     esac
   done
-  die "no supported Java for Keycloak $KEYCLOAK_VERSION: it needs OpenJDK 17, 21 or 25 (none found in KEYCLOAK_JAVA_HOME, /usr/lib/jvm, JAVA_HOME or PATH; e.g. apt-get install openjdk-17-jre-headless)"
+  die "no supported Java for Keycloak $KEYCLOAK_VERSION: it needs OpenJDK 17, 21 or 25, and none was found (KEYCLOAK_JAVA_HOME, $jvm_dir, JAVA_HOME, java on PATH); install one, e.g. apt-get install openjdk-17-jre-headless"
 }
 
+# pid_alive: the PID in $PIDFILE is alive and is still the kc.sh of this installation (not a
+# recycled PID of another program).
 pid_alive() {
   [ -f "$PIDFILE" ] || return 1
   local pid
   pid="$(cat "$PIDFILE")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$DIST/bin/kc.sh"
+}
+
+# group_alive PID: some process of the process group PID (kc.sh and its java) is alive.
+group_alive() {
+  kill -0 -- "-$1" 2>/dev/null
 }
 
 answering() {
@@ -137,14 +155,14 @@ cmd_start() {
   fi
   [ -f "$REALM_FILE" ] || die "realm file $REALM_FILE is missing"
   jq -e . "$REALM_FILE" >/dev/null 2>&1 || die "realm file $REALM_FILE is not valid JSON"
-  install_keycloak
   local java_home
-  java_home="$(pick_java)"
+  java_home="$(pick_java)"   # before the download: no point fetching 170 MB without a Java
+  install_keycloak
   mkdir -p "$DIST/data/import"
   rm -f "$DIST/data/import/"*.json
   cp "$REALM_FILE" "$DIST/data/import/$REALM-realm.json"
   if [ "$keep" = 0 ]; then
-    rm -rf "$DIST/data/h2"
+    rm -rf "$DIST/data/h2" "$DIST/data/transaction-logs"
   fi
   echo "starting Keycloak $KEYCLOAK_VERSION (Java $(java_major "$java_home/bin/java") at $java_home, features: $FEATURES, $([ "$keep" = 1 ] && echo "database kept" || echo "fresh database"))"
   local t0=$SECONDS pid
@@ -187,18 +205,19 @@ cmd_stop() {
   fi
   local pid
   pid="$(cat "$PIDFILE")"
-  if ! kill -0 "$pid" 2>/dev/null; then
+  if ! pid_alive; then
     echo "Keycloak (pid $pid) had already exited"
     rm -f "$PIDFILE"
     return 0
   fi
-  # kc.sh execs java, so the PID is the JVM; its process group is the one setsid created.
+  # $pid is kc.sh, started by setsid as the leader of its own process group; kc.sh forwards
+  # SIGTERM to its java child and waits for it. Only that group is signalled.
   kill -TERM "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + 30))
-  while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "Keycloak (pid $pid) did not stop within 30 s of SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
+  while group_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
+  if group_alive "$pid"; then
+    echo "Keycloak (pid $pid) did not stop within 30 s of SIGTERM; sending SIGKILL to its process group"
+    kill -KILL -- "-$pid" 2>/dev/null || true
     sleep 1
   fi
   rm -f "$PIDFILE"
