@@ -106,14 +106,19 @@ pick_java() {
   die "no supported Java for Keycloak $KEYCLOAK_VERSION: it needs OpenJDK 17, 21 or 25, and none was found (KEYCLOAK_JAVA_HOME, $jvm_dir, JAVA_HOME, java on PATH); install one, e.g. apt-get install openjdk-17-jre-headless"
 }
 
-# pid_alive: the PID in $PIDFILE is alive and is still the kc.sh of this installation (not a
-# recycled PID of another program).
+# pid_alive: the PID in $PIDFILE is alive and is still this installation's kc.sh, or the java
+# that kc.sh replaced itself with (it execs java again after a re-augmentation, i.e. on the first
+# start of a new installation), not a recycled PID of another program.
 pid_alive() {
   [ -f "$PIDFILE" ] || return 1
-  local pid
+  local pid cmd
   pid="$(cat "$PIDFILE")"
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$DIST/bin/kc.sh"
+  cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  case "$cmd" in
+    *"$DIST/bin/kc.sh"* | *"-Dkc.home.dir=$DIST/bin/.."*) return 0 ;;
+    *) return 1 ;;
+  esac
 }
 
 # group_alive PID: some process of the process group PID (kc.sh and its java) is alive.
@@ -210,8 +215,8 @@ cmd_stop() {
     rm -f "$PIDFILE"
     return 0
   fi
-  # $pid is kc.sh, started by setsid as the leader of its own process group; kc.sh forwards
-  # SIGTERM to its java child and waits for it. Only that group is signalled.
+  # $pid is kc.sh (or the java it exec'd), started by setsid as the leader of its own process
+  # group; kc.sh forwards SIGTERM to its java child and waits for it. Only that group is signalled.
   kill -TERM "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + 30))
   while group_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
