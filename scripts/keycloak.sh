@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Real Keycloak for steps 9-11, without Docker. DEMO ONLY: dev mode, plain HTTP, loopback.
 #
-#   scripts/keycloak.sh start [--keep]   install if needed, start, wait until the realm answers
-#   scripts/keycloak.sh stop             stop the Keycloak this script started (its PID only)
-#   scripts/keycloak.sh status           running or stopped; exit 0 if running, 3 if not
+#   scripts/keycloak.sh start [--fresh|--keep]  install if needed, start, wait until the realm answers
+#   scripts/keycloak.sh stop                    stop the Keycloak this script started (its PID only)
+#   scripts/keycloak.sh status                  running or stopped; exit 0 if running, 3 if not
+#   scripts/keycloak.sh install                 only install (download and unpack) if needed
 #
 # Install: Keycloak $KEYCLOAK_VERSION (pinned below, the same as env/keycloak/docker-compose.yml)
 # comes from Maven Central as org.keycloak:keycloak-quarkus-dist:<version>:tar.gz, fetched with
@@ -27,9 +28,19 @@
 # prints the version that answered and the start-up time. Logs go to .keycloak/keycloak.log,
 # the PID to .keycloak/keycloak.pid. Already running and answering: says so, exits 0.
 #
+# Features (experimental in 26.7.3): cimd, which the realm file needs (its client profile uses the
+# client-id-metadata-document executor; without the feature Keycloak refuses to start: "Failed to
+# update client profiles"), and resource-indicators (RFC 8707: a resource parameter equal to
+# echo-mcp-server's resource_url, http://localhost:9000/mcp, makes that URI the only aud; any
+# other value is invalid_target). Known 26.7.3 bugs with resource-indicators, both HTTP 500
+# "unknown_error" at the token endpoint when a resource is sent: a client that gets no refresh
+# token (keycloak#50251), and a token without any aud (keycloak#49077). Changing the features
+# makes the next start re-augment Quarkus (about 30 s more), as does the first start.
+#
 # Environment: KEYCLOAK_PORT (8080), KEYCLOAK_MGMT_PORT (9000 is the MCP server's port, so the
 # management interface defaults to 9876 here), KEYCLOAK_START_TIMEOUT (180),
-# KEYCLOAK_JAVA_HOME, KEYCLOAK_HOME_DIR (.keycloak), KEYCLOAK_REALM_FILE.
+# KEYCLOAK_FEATURES (cimd,resource-indicators), KEYCLOAK_JAVA_HOME, KEYCLOAK_JVM_DIR
+# (/usr/lib/jvm), KEYCLOAK_HOME_DIR (.keycloak), KEYCLOAK_REALM_FILE.
 set -euo pipefail
 
 KEYCLOAK_VERSION=26.7.3
@@ -45,7 +56,7 @@ REALM_FILE="${KEYCLOAK_REALM_FILE:-$ROOT/env/keycloak/mcp-realm.json}"
 TIMEOUT="${KEYCLOAK_START_TIMEOUT:-180}"
 URL="http://localhost:$PORT"
 DISCOVERY="$URL/realms/$REALM/.well-known/openid-configuration"
-# cimd: Client ID Metadata Documents (the client policy executor in the realm file needs it).
+# See "Features" above.
 FEATURES="${KEYCLOAK_FEATURES:-cimd,resource-indicators}"
 
 die() { echo "keycloak.sh: $*" >&2; exit 1; }
