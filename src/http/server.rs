@@ -1,7 +1,7 @@
 //! Shared by every server step: flags for binding and the public URL, logging, the request log
 //! line, the body limit and graceful shutdown.
 //!
-//! A step binary calls [`init_logging`], parses [`ServerArgs`], builds its router, wraps it in
+//! A step binary calls `request_log::init_logging`, parses [`ServerArgs`], builds its router, wraps it in
 //! the Origin guard, then hands both to [`run`]. Tests bind their own listener and call [`serve`]
 //! directly.
 

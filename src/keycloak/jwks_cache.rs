@@ -85,7 +85,7 @@ impl JwksCache {
     /// Fetches once now, then keeps refreshing every `refresh_every` in a background task.
     pub async fn start(self: &Arc<Self>) {
         if let Err(e) = self.refresh().await {
-            tracing::warn!(target: "mcp_auth_steps::auth::jwks", error = %e, "initial key fetch failed; serving 503 until keys arrive");
+            tracing::warn!(target: "mcp_auth_steps::keycloak::jwks_cache", error = %e, "initial key fetch failed; serving 503 until keys arrive");
         }
         let cache = Arc::downgrade(self);
         let period = self.settings.refresh_every;
@@ -96,7 +96,7 @@ impl JwksCache {
                 tick.tick().await;
                 let Some(cache) = cache.upgrade() else { break };
                 if let Err(e) = cache.refresh().await {
-                    tracing::warn!(target: "mcp_auth_steps::auth::jwks", error = %e, "background key refresh failed; keeping the last good keys");
+                    tracing::warn!(target: "mcp_auth_steps::keycloak::jwks_cache", error = %e, "background key refresh failed; keeping the last good keys");
                 }
             }
         });
@@ -115,7 +115,7 @@ impl JwksCache {
         };
         if allowed {
             if let Err(e) = self.refresh_if_due(kid).await {
-                tracing::warn!(target: "mcp_auth_steps::auth::jwks", error = %e, "refetch for an unknown kid failed");
+                tracing::warn!(target: "mcp_auth_steps::keycloak::jwks_cache", error = %e, "refetch for an unknown kid failed");
             }
             if let Some(key) = self.lookup(kid) {
                 return Ok(key);
@@ -161,7 +161,7 @@ impl JwksCache {
             Ok(count) => {
                 fetch.last_success = Some(Instant::now());
                 fetch.last_error = None;
-                tracing::info!(target: "mcp_auth_steps::auth::jwks", keys = count, "signing keys refreshed");
+                tracing::info!(target: "mcp_auth_steps::keycloak::jwks_cache", keys = count, "signing keys refreshed");
             }
             Err(e) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
