@@ -1,22 +1,24 @@
-# shellcheck shell=bash disable=SC2034  # KC_MODE, KC_ISSUER, STANDIN_*: read by the sourcing scripts
-# Keycloak for the step 9-11 test scripts: a real Keycloak when one answers, the local stand-in
-# (scripts/keycloak-standin/, oidc-provider serving env/keycloak/mcp-realm.json) otherwise.
+# shellcheck shell=bash disable=SC2034  # KC_ISSUER, KC_VERSION: read by the sourcing scripts
+# Real Keycloak for the step 9-11 test scripts (and the fault and bench scripts): the one
+# scripts/keycloak.sh runs (Keycloak 26.7.3 from Maven Central, realm env/keycloak/mcp-realm.json
+# imported), or any Keycloak already answering at $KEYCLOAK_URL (e.g. the Docker compose file).
+# There is no fallback: when no Keycloak answers and none can be started, the script stops and
+# says why.
 #
 # Use (after lib.sh):
 #   source "$(dirname "$0")/lib.sh"
 #   source "$(dirname "$0")/keycloak_lib.sh"
-#   start_keycloak_or_standin            # exports KEYCLOAK_URL, sets KC_ISSUER and KC_MODE
+#   use_keycloak                         # exports KEYCLOAK_URL, sets KC_ISSUER and KC_VERSION
 #   TOKEN="$(kc_token mcp-user user123)" # password grant via mcp-test-client; prints the token only
+#   kc_admin GET "/admin/realms/mcp-realm/client-scopes"   # Admin REST API (admin/admin, demo)
 #
-# Extra arguments of start_keycloak_or_standin / start_standin go to the stand-in
-# (e.g. --auto-login mcp-user); a real Keycloak ignores them. Stand-ins are tracked in lib.sh's
-# PIDS, so lib.sh's cleanup stops them; their logs are $WORK/standin.*.log, which
-# expect_log_lacks searches too. Tokens are never echoed.
+# Tokens are never echoed.
 
 KC_REALM="${KEYCLOAK_REALM:-mcp-realm}"
-KC_MODE=""
 KC_ISSUER=""
-STANDIN_DIR="$ROOT/scripts/keycloak-standin"
+KC_VERSION=""
+KC_ADMIN_USER="${KEYCLOAK_ADMIN_USER:-admin}"
+KC_ADMIN_PASSWORD="${KEYCLOAK_ADMIN_PASSWORD:-admin}"
 
 # The step binaries read these from the environment (flag > environment > env file > default);
 # a value left over in the caller's shell would silently change what a test checks.
@@ -29,66 +31,61 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_standin [STAND-IN ARGS...]: starts the stand-in on $STANDIN_PORT, or on a port it picks
-# itself (port 0: no race with another process for a port chosen beforehand), and waits (deadline
-# 20 s) for its discovery document. Sets STANDIN_URL (http://localhost:PORT), STANDIN_ISSUER,
-# STANDIN_PID; its output is in $WORK/standin.PORT.out and .log.
-start_standin() {
-  command -v node >/dev/null || { echo "node is required for the Keycloak stand-in"; exit 1; }
-  if [ ! -d "$STANDIN_DIR/node_modules/oidc-provider" ]; then
-    echo "installing the stand-in's packages (npm ci in scripts/keycloak-standin)"
-    (cd "$STANDIN_DIR" && npm ci --no-audit --no-fund >/dev/null 2>&1) || { echo "npm ci failed in $STANDIN_DIR"; exit 1; }
-  fi
-  local port="" start="$WORK/standin.starting.$RANDOM" log out
-  node "$STANDIN_DIR/server.mjs" --port "${STANDIN_PORT:-0}" "$@" >"$start.out" 2>"$start.log" &
-  STANDIN_PID=$!
-  PIDS+=("$STANDIN_PID")
-  local deadline=$((SECONDS + 20))
-  while [ $SECONDS -lt $deadline ]; do
-    port="$(sed -n 's#^listening on http://127.0.0.1:\([0-9]*\)$#\1#p' "$start.out" | head -n 1)"
-    [ -n "$port" ] && break
-    if ! kill -0 "$STANDIN_PID" 2>/dev/null; then
-      echo "the Keycloak stand-in exited before listening:"; cat "$start.log"; exit 1
-    fi
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "the Keycloak stand-in did not listen within 20 s"; cat "$start.log"; exit 1; }
-  # Renamed while the stand-in writes to them (same directory: its open files follow).
-  log="$WORK/standin.$port.log"
-  out="$WORK/standin.$port.out"
-  mv "$start.log" "$log"
-  mv "$start.out" "$out"
-  STANDIN_URL="http://localhost:$port"
-  STANDIN_ISSUER="$STANDIN_URL/realms/$KC_REALM"
-  while [ $SECONDS -lt $deadline ]; do
-    if curl -fsS --max-time 2 -o /dev/null "$STANDIN_ISSUER/.well-known/openid-configuration" 2>/dev/null; then
-      return 0
-    fi
-    if ! kill -0 "$STANDIN_PID" 2>/dev/null; then
-      echo "the Keycloak stand-in exited before answering:"; cat "$log"; exit 1
-    fi
-    sleep 0.1
-  done
-  echo "the Keycloak stand-in did not serve its discovery document within 20 s"; cat "$log"; exit 1
+kc_discovery_answers() {
+  curl -fsS --max-time 2 -o /dev/null "$1/realms/$KC_REALM/.well-known/openid-configuration" 2>/dev/null
 }
 
-# start_keycloak_or_standin [STAND-IN ARGS...]: a real Keycloak at ${KEYCLOAK_URL:-http://localhost:8080}
-# if its realm's discovery answers within 2 s, else a stand-in. Exports KEYCLOAK_URL; sets
-# KC_MODE (keycloak | standin) and KC_ISSUER.
-start_keycloak_or_standin() {
-  local probe="${KEYCLOAK_URL:-http://localhost:8080}"
-  probe="${probe%/}"
-  if curl -fsS --max-time 2 -o /dev/null "$probe/realms/$KC_REALM/.well-known/openid-configuration" 2>/dev/null; then
-    KC_MODE=keycloak
-    export KEYCLOAK_URL="$probe"
-    echo "using real Keycloak at $KEYCLOAK_URL"
-  else
-    start_standin "$@"
-    KC_MODE=standin
-    export KEYCLOAK_URL="$STANDIN_URL"
-    echo "using the local Keycloak stand-in at $KEYCLOAK_URL (no Keycloak answered at $probe)"
+# use_keycloak: the Keycloak at ${KEYCLOAK_URL:-http://localhost:8080}; when none answers there,
+# scripts/keycloak.sh starts one (and this script stops it at exit). Exports KEYCLOAK_URL; sets
+# KC_ISSUER and KC_VERSION (asked of the Admin REST API) and prints which Keycloak it uses.
+use_keycloak() {
+  local url="${KEYCLOAK_URL:-http://localhost:8080}"
+  url="${url%/}"
+  if ! kc_discovery_answers "$url"; then
+    if [ "$url" != "http://localhost:${KEYCLOAK_PORT:-8080}" ]; then
+      echo "no Keycloak answers at $url (KEYCLOAK_URL), and scripts/keycloak.sh only starts one on http://localhost:${KEYCLOAK_PORT:-8080}"
+      exit 1
+    fi
+    echo "no Keycloak at $url: starting one with scripts/keycloak.sh (stopped again at exit)"
+    "$ROOT/scripts/keycloak.sh" start || { echo "Keycloak could not be started (scripts/keycloak.sh start failed; see above)"; exit 1; }
+    AT_EXIT+=("\"$ROOT/scripts/keycloak.sh\" stop >/dev/null")
   fi
+  export KEYCLOAK_URL="$url"
   KC_ISSUER="$KEYCLOAK_URL/realms/$KC_REALM"
+  KC_VERSION="$(kc_admin GET /admin/serverinfo | jq -r '.systemInfo.version // empty' 2>/dev/null)"
+  [ -n "$KC_VERSION" ] || { echo "Keycloak at $KEYCLOAK_URL answered, but its Admin REST API did not (admin user $KC_ADMIN_USER)"; exit 1; }
+  echo "using Keycloak $KC_VERSION at $KEYCLOAK_URL"
+}
+
+# need_browser: the login driver (scripts/browser/login.mjs: playwright-core and Debian's
+# chromium) is installed, or the script stops naming what is missing.
+need_browser() {
+  "$ROOT/scripts/browser/install.sh" >"$WORK/browser-install.log" 2>&1 || {
+    echo "the browser driver is not installed:"; cat "$WORK/browser-install.log"; exit 1
+  }
+}
+
+# kc_admin_token: an access token of the master realm's admin (admin-cli, password grant).
+kc_admin_token() {
+  curl -fsS --max-time 10 "$KEYCLOAK_URL/realms/master/protocol/openid-connect/token" \
+    -d grant_type=password -d client_id=admin-cli \
+    --data-urlencode "username=$KC_ADMIN_USER" --data-urlencode "password=$KC_ADMIN_PASSWORD" |
+    jq -r '.access_token // empty'
+}
+
+# kc_admin METHOD PATH [JSON BODY]: one Admin REST API call (PATH starts with /admin/). Prints
+# the response body; sets KC_STATUS to the HTTP status (call it as `kc_admin ... >FILE`, not
+# inside $(...), when the status matters).
+KC_STATUS=""
+kc_admin() {
+  local method="$1" path="$2" body="${3:-}" token out="$WORK/kc_admin.$RANDOM"
+  token="$(kc_admin_token)" || token=""
+  [ -n "$token" ] || { KC_STATUS="no-admin-token"; return 1; }
+  local args=(-sS --max-time 20 -o "$out" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $token")
+  [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data "$body")
+  KC_STATUS="$(curl "${args[@]}" "$KEYCLOAK_URL$path")" || KC_STATUS="curl-error"
+  cat "$out"
+  rm -f "$out"
 }
 
 # kc_token USER PASSWORD [SCOPE] [KEYCLOAK BASE URL]: password grant through mcp-test-client.

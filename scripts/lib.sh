@@ -16,6 +16,8 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/mcp-steps.XXXXXX")"
 PASSED=0
 FAILED=0
 PIDS=()
+# Commands run (eval) at exit, after our own PIDs are stopped: e.g. stopping a Keycloak we started.
+AT_EXIT=()
 STATUS=""
 HEADERS="$WORK/headers"
 BODY="$WORK/body"
@@ -31,6 +33,10 @@ cleanup() {
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null
   done
+  local command
+  for command in "${AT_EXIT[@]}"; do
+    eval "$command"
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -45,6 +51,11 @@ fail() {
 }
 
 # Builds the binaries once (test_all.sh builds first and sets SKIP_BUILD=1).
+# expect_eq ACTUAL EXPECTED DESCRIPTION: two strings are equal.
+expect_eq() {
+  if [ "$1" = "$2" ]; then pass "$3"; else fail "$3: expected '$2', got '$1'"; fi
+}
+
 build_once() {
   if [ "${SKIP_BUILD:-0}" != 1 ]; then
     (cd "$ROOT" && cargo build --quiet --bins) || { echo "build failed"; exit 1; }

@@ -58,7 +58,7 @@ pub struct TokenArgs {
     /// Expected `iss` (steps 6–8: MCP_SERVER_URL, the local issuer; steps 9–10: `<KEYCLOAK_URL>/realms/<realm>`).
     #[arg(long = "jwt-issuer", env = "JWT_ISSUER")]
     pub issuer: Option<String>,
-    /// Expected member of `aud` (steps 6–8: MCP_SERVER_URL + /mcp, the canonical resource URI; steps 9–10: echo-mcp-server).
+    /// Expected member of `aud` (MCP_SERVER_URL + /mcp, the canonical resource URI, in every step).
     #[arg(long = "jwt-audience", env = "JWT_AUDIENCE")]
     pub audience: Option<String>,
 }
@@ -162,7 +162,7 @@ pub enum AuthError {
 pub struct TokenValidator {
     keys: KeySource,
     validation: Validation,
-    audience: String,
+    roles_client: Option<String>,
 }
 
 impl TokenValidator {
@@ -180,8 +180,15 @@ impl TokenValidator {
         Self {
             keys,
             validation,
-            audience: audience.to_string(),
+            roles_client: None,
         }
+    }
+
+    /// Step 10: also take the roles Keycloak lists for this client, in
+    /// `resource_access.<client>.roles` (the realm's resource client, `echo-mcp-server`).
+    pub fn with_client_roles(mut self, client: &str) -> Self {
+        self.roles_client = Some(client.to_string());
+        self
     }
 
     /// Verifies `token`.
@@ -278,7 +285,7 @@ impl TokenValidator {
             return Err(invalid("iss is not a string"));
         }
         Ok(Verified {
-            identity: Arc::new(identity_from_claims(&claims, &self.audience)),
+            identity: Arc::new(identity_from_claims(&claims, self.roles_client.as_deref())),
             // `exp` is required and was checked; a fractional NumericDate is rounded down.
             exp: claims
                 .get("exp")
@@ -328,17 +335,14 @@ fn describe(kind: &ErrorKind) -> String {
 }
 
 /// Maps claims to an identity. Roles come from `roles` (local tokens) and Keycloak's
-/// `realm_access.roles` and `resource_access.<audience>.roles`.
-pub fn identity_from_claims(claims: &Value, audience: &str) -> Identity {
+/// `realm_access.roles` and, when `roles_client` is given, `resource_access.<roles_client>.roles`.
+pub fn identity_from_claims(claims: &Value, roles_client: Option<&str>) -> Identity {
     let text = |key: &str| claims.get(key).and_then(Value::as_str).map(str::to_string);
     let mut roles: Vec<String> = Vec::new();
     let sources = [
         claims.get("roles"),
         claims.pointer("/realm_access/roles"),
-        claims
-            .get("resource_access")
-            .and_then(|r| r.get(audience))
-            .and_then(|r| r.get("roles")),
+        roles_client.and_then(|client| claims.get("resource_access")?.get(client)?.get("roles")),
     ];
     for list in sources.into_iter().flatten().filter_map(Value::as_array) {
         for role in list.iter().filter_map(Value::as_str) {
@@ -662,13 +666,13 @@ mod tests {
             "realm_access": {"roles": ["admin", "offline_access"]},
             "resource_access": {"echo-mcp-server": {"roles": ["tools"]}, "account": {"roles": ["x"]}}
         });
-        let id = identity_from_claims(&kc, "echo-mcp-server");
+        let id = identity_from_claims(&kc, Some("echo-mcp-server"));
         assert_eq!(id.subject, None);
         assert_eq!(id.client_id.as_deref(), Some("mcp-test-client"));
         assert_eq!(id.scopes, vec!["openid", "mcp:read", "mcp:tools"]);
         assert_eq!(id.roles, vec!["admin", "offline_access", "tools"]);
         let local = json!({"sub": "s", "preferred_username": "alice", "scope": "mcp:read", "roles": ["user"]});
-        let id = identity_from_claims(&local, "http://localhost:9000/mcp");
+        let id = identity_from_claims(&local, None);
         assert_eq!(
             (id.username.as_deref(), id.roles.clone()),
             (Some("alice"), vec!["user".to_string()])

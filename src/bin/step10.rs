@@ -27,7 +27,7 @@ use mcp_auth_steps::http::origin_guard::OriginGuard;
 use mcp_auth_steps::http::request_log;
 use mcp_auth_steps::http::server::{self, ServerArgs};
 use mcp_auth_steps::keycloak::jwks_cache::JwksCache;
-use mcp_auth_steps::keycloak::settings::{self, JwksArgs, KeycloakArgs};
+use mcp_auth_steps::keycloak::settings::{self, JwksArgs, KeycloakArgs, RESOURCE_CLIENT};
 use mcp_auth_steps::mcp::catalog::Catalog;
 use mcp_auth_steps::mcp::dispatch::McpService;
 use mcp_auth_steps::mcp::lifecycle::ServerInfo;
@@ -72,7 +72,8 @@ async fn main() -> Result<(), Fatal> {
         resource_metadata: Some(metadata::prm_url(public_url)),
         scope: Some(metadata::default_scope()),
     };
-    let validator = TokenValidator::new(KeySource::Remote(cache.clone()), issuer, audience);
+    let validator = TokenValidator::new(KeySource::Remote(cache.clone()), issuer, audience)
+        .with_client_roles(RESOURCE_CLIENT);
     let token_cache = Arc::new(TokenCache::new(config.token_cache_size));
     let auth = BearerAuth::new(validator)
         .with_challenge(challenge)

@@ -32,6 +32,9 @@ struct Args {
     keycloak: KeycloakArgs,
     #[command(flatten)]
     token: TokenArgs,
+    /// Public base URL of the MCP server; tokens must name `<MCP_SERVER_URL>/mcp` in `aud`.
+    #[arg(long = "mcp-server-url", env = "MCP_SERVER_URL")]
+    mcp_server_url: Option<String>,
     /// Create the realm from --realm-file when it is missing (needs admin credentials).
     #[arg(long)]
     apply: bool,

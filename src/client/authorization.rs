@@ -494,21 +494,48 @@ fn html_escape(s: &str) -> String {
 
 // ---------------------------------------------------------------- the user agent
 
-/// Opens the URL in the desktop browser (`open` on macOS, `xdg-open` elsewhere). Returns false
-/// when no opener could be started; the caller prints the URL either way.
+/// Opens the URL in a browser: the command in `$BROWSER` when it is set (the convention that
+/// command-line tools follow: the first of its `:`-separated entries, split on spaces, `%s`
+/// replaced by the URL or the URL appended), else the desktop's opener (`open` on macOS,
+/// `xdg-open` elsewhere). Returns false when no command could be started; the caller then shows
+/// the URL for the person to open.
 pub fn open_browser(url: &Url) -> bool {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
+    let configured = std::env::var("BROWSER").unwrap_or_default();
+    let (program, args) = match browser_command(&configured, url.as_str()) {
+        Some(command) => command,
+        None if cfg!(target_os = "macos") => ("open".to_string(), vec![url.to_string()]),
+        None => ("xdg-open".to_string(), vec![url.to_string()]),
     };
-    std::process::Command::new(opener)
-        .arg(url.as_str())
+    std::process::Command::new(program)
+        .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .is_ok()
+}
+
+/// `$BROWSER` as a program and its arguments for `url`; `None` when it names no command.
+fn browser_command(browser: &str, url: &str) -> Option<(String, Vec<String>)> {
+    let entry = browser.split(':').map(str::trim).find(|e| !e.is_empty())?;
+    let mut words = entry.split_whitespace().map(str::to_string);
+    let program = words.next()?;
+    let mut args: Vec<String> = words.collect();
+    if args.iter().any(|a| a.contains("%s")) {
+        for arg in &mut args {
+            *arg = arg.replace("%s", url);
+        }
+    } else {
+        args.push(url.to_string());
+    }
+    Some((program, args))
+}
+
+/// The authorization URL as the trace shows it once a browser has it: the endpoint and the
+/// parameter names, with `state` and `code_challenge` left out.
+pub fn shown_authorization_url(url: &Url) -> String {
+    let names: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    format!("{}?{}=…", without_query(url), names.join("=…&"))
 }
 
 fn without_query(url: &Url) -> String {
@@ -962,5 +989,42 @@ mod tests {
         let listener = CallbackListener::bind(0).await.unwrap();
         let err = listener.wait(Duration::from_millis(50)).await.unwrap_err();
         assert!(matches!(err, AuthorizationError::Timeout { .. }));
+    }
+
+    #[test]
+    fn browser_commands_follow_the_browser_convention() {
+        let url = "http://kc/auth?x=1";
+        assert_eq!(browser_command("", url), None);
+        assert_eq!(browser_command(" : ", url), None);
+        assert_eq!(
+            browser_command("firefox", url),
+            Some(("firefox".into(), vec![url.into()]))
+        );
+        assert_eq!(
+            browser_command("node login.mjs --quiet:lynx", url),
+            Some((
+                "node".into(),
+                vec!["login.mjs".into(), "--quiet".into(), url.into()]
+            ))
+        );
+        assert_eq!(
+            browser_command("open -a Safari %s --new", url),
+            Some((
+                "open".into(),
+                vec!["-a".into(), "Safari".into(), url.into(), "--new".into()]
+            ))
+        );
+    }
+
+    #[test]
+    fn the_shown_url_keeps_names_not_values() {
+        let url = Url::parse(
+            "http://kc/realms/r/auth?response_type=code&state=secret-state&code_challenge=abc",
+        )
+        .unwrap();
+        assert_eq!(
+            shown_authorization_url(&url),
+            "http://kc/realms/r/auth?response_type=…&state=…&code_challenge=…"
+        );
     }
 }

@@ -585,13 +585,18 @@ impl McpHost {
             trace.detail(format_args!(
                 "{} — waiting up to {} s for the redirect to {redirect_uri}:",
                 if opened {
-                    "opening the browser; if it does not show up, open this URL yourself"
+                    "opened the browser (the BROWSER command, else the desktop's opener)"
                 } else {
-                    "open this URL in a browser"
+                    "no browser could be started: open this URL yourself"
                 },
                 self.opts.callback_timeout.as_secs()
             ));
-            trace.detail(&url);
+            // The full URL (its state included) only when the person must copy it.
+            if opened {
+                trace.detail(authorization::shown_authorization_url(&url));
+            } else {
+                trace.detail(&url);
+            }
             listener.wait(self.opts.callback_timeout).await?
         };
         let checked = check_callback(&params, &state).and_then(|code| {

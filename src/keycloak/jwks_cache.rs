@@ -102,7 +102,9 @@ impl JwksCache {
         });
     }
 
-    /// The key for `kid`; an unknown `kid` triggers at most one rate-limited refetch.
+    /// The key for `kid`; an unknown `kid` triggers at most one rate-limited refetch. Still
+    /// unknown after that: [`KeyError::UnknownKid`] when the last fetch succeeded, else
+    /// [`KeyError::Unavailable`].
     pub async fn key(&self, kid: &str) -> Result<Arc<PublicKey>, KeyError> {
         if let Some(key) = self.lookup(kid) {
             return Ok(key);
@@ -121,7 +123,11 @@ impl JwksCache {
                 return Ok(key);
             }
         }
-        if self.keys.read().expect("key map lock").is_empty() {
+        // An unknown kid is a bad token only when the issuer's current keys are known: while the
+        // last fetch failed (Keycloak down), it may be a key the issuer rotated in, so say
+        // "unavailable" (503 + Retry-After) rather than "invalid".
+        let issuer_unreachable = self.fetch.lock().await.last_error.is_some();
+        if issuer_unreachable || self.keys.read().expect("key map lock").is_empty() {
             Err(KeyError::Unavailable)
         } else {
             Err(KeyError::UnknownKid)

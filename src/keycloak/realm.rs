@@ -13,7 +13,7 @@ use crate::auth::bearer_auth::{AuthError, KeySource, TokenValidator};
 use crate::auth::identity::Identity;
 use crate::auth::policy::MCP_SCOPES;
 use crate::keycloak::jwks_cache::{CacheSettings, JwksCache, get_json};
-use crate::keycloak::settings::{KeycloakConfig, TEST_CLIENT};
+use crate::keycloak::settings::{KeycloakConfig, RESOURCE_CLIENT, TEST_CLIENT};
 
 /// A demo user of the realm and what their token must carry. **Demo passwords.**
 #[derive(Debug, Clone, Copy)]
@@ -194,14 +194,14 @@ impl Check {
         expected: impl Into<String>,
         actual: impl Into<String>,
         ok: bool,
-        fix: &str,
+        fix: impl Into<String>,
     ) -> Self {
         Self {
             what: what.into(),
             expected: expected.into(),
             actual: actual.into(),
             ok,
-            fix: fix.to_string(),
+            fix: fix.into(),
         }
     }
 }
@@ -289,6 +289,27 @@ pub async fn verify_realm(client: &reqwest::Client, config: &KeycloakConfig) -> 
         s256,
         "Keycloak always supports S256; is this Keycloak?",
     ));
+    for (key, what, fix) in [
+        (
+            "authorization_response_iss_parameter_supported",
+            "iss in authorization responses (RFC 9207)",
+            "Keycloak 26 always sends iss; is this Keycloak 26?",
+        ),
+        (
+            "client_id_metadata_document_supported",
+            "client ID metadata documents (CIMD)",
+            "start Keycloak with the cimd feature (scripts/keycloak.sh does: --features=cimd,resource-indicators)",
+        ),
+    ] {
+        let yes = discovery.get(key) == Some(&Value::Bool(true));
+        checks.push(Check::new(
+            what,
+            "yes",
+            if yes { "yes" } else { "no" },
+            yes,
+            fix,
+        ));
+    }
 
     let jwks_uri = text("jwks_uri");
     let usable = match get_json(client, &jwks_uri).await {
@@ -309,12 +330,77 @@ pub async fn verify_realm(client: &reqwest::Client, config: &KeycloakConfig) -> 
     let cache = JwksCache::new(&config.issuer, CacheSettings::default());
     // Load the keys now, so that a token's kid is looked up in a filled cache.
     let _ = cache.refresh().await;
-    let validator = TokenValidator::new(KeySource::Remote(cache), &config.issuer, &config.audience);
+    let validator = TokenValidator::new(KeySource::Remote(cache), &config.issuer, &config.audience)
+        .with_client_roles(RESOURCE_CLIENT);
     let token_endpoint = text("token_endpoint");
     for user in DEMO_USERS {
         checks.extend(verify_user(client, &token_endpoint, &validator, config, user).await);
     }
+    // Each MCP scope must bind the token to the server on its own: a token asked for one scope
+    // only gets `aud` from that scope's mapper alone.
+    let admin = DEMO_USERS[0];
+    for scope in MCP_SCOPES {
+        let aud = match password_grant(client, &token_endpoint, admin, &format!("openid {scope}"))
+            .await
+        {
+            Ok(token) => audience_of(&token),
+            Err(e) => e,
+        };
+        checks.push(Check::new(
+            format!("{scope} alone: aud contains"),
+            &config.audience,
+            &aud,
+            aud.split(' ').any(|a| a == config.audience),
+            format!(
+                "the client scope {scope} needs an Audience mapper with included.custom.audience = {} (JWT_AUDIENCE)",
+                config.audience
+            ),
+        ));
+    }
     checks
+}
+
+/// A password grant through the test client; the access token, or what went wrong.
+async fn password_grant(
+    client: &reqwest::Client,
+    token_endpoint: &str,
+    user: DemoUser,
+    scope: &str,
+) -> Result<String, String> {
+    let response = client
+        .post(token_endpoint)
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", TEST_CLIENT),
+            ("username", user.username),
+            ("password", user.password),
+            ("scope", scope),
+        ])
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    match body.get("access_token").and_then(Value::as_str) {
+        Some(token) if status.is_success() => Ok(token.to_string()),
+        _ => Err(format!("HTTP {}", status.as_u16())),
+    }
+}
+
+/// The token's `aud` members, space-separated (a string or an array; unverified).
+fn audience_of(token: &str) -> String {
+    let claims = crate::auth::token::decode_unverified(token)
+        .map(|(_, c)| c)
+        .unwrap_or(Value::Null);
+    match claims.get("aud") {
+        Some(Value::String(one)) => one.clone(),
+        Some(Value::Array(many)) => many
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => "(none)".into(),
+    }
 }
 
 async fn verify_registration(client: &reqwest::Client, endpoint: &str) -> Vec<Check> {
@@ -401,48 +487,19 @@ async fn verify_user(
 ) -> Vec<Check> {
     let who = user.username;
     let scope = format!("openid {}", MCP_SCOPES.join(" "));
-    let response = client
-        .post(token_endpoint)
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", TEST_CLIENT),
-            ("username", user.username),
-            ("password", user.password),
-            ("scope", scope.as_str()),
-        ])
-        .send()
-        .await;
-    let body: Value = match response {
-        Ok(r) if r.status().is_success() => r.json().await.unwrap_or(Value::Null),
-        Ok(r) => {
-            let status = r.status();
-            return vec![Check::new(
-                format!("{who}: password grant"),
-                "HTTP 200",
-                format!("HTTP {status}"),
-                false,
-                "the user must exist with the demo password and mcp-test-client needs direct access grants",
-            )];
-        }
+    let token = match password_grant(client, token_endpoint, user, &scope).await {
+        Ok(token) => token,
         Err(e) => {
             return vec![Check::new(
                 format!("{who}: password grant"),
                 "HTTP 200",
-                e.to_string(),
+                e,
                 false,
-                "is Keycloak reachable?",
+                "the user must exist with the demo password and mcp-test-client needs direct access grants",
             )];
         }
     };
-    let Some(token) = body.get("access_token").and_then(Value::as_str) else {
-        return vec![Check::new(
-            format!("{who}: password grant"),
-            "access_token",
-            "none",
-            false,
-            "check the token endpoint",
-        )];
-    };
+    let token = token.as_str();
     let mut checks = Vec::new();
     let identity: std::sync::Arc<Identity> = match validator.validate(token).await {
         Ok(identity) => {
@@ -458,14 +515,15 @@ async fn verify_user(
         Err(e) => {
             let fix = match &e {
                 AuthError::KeysUnavailable => {
-                    "the realm's keys could not be fetched: JWT_ISSUER must be the issuer in Keycloak's discovery document"
+                    "the realm's keys could not be fetched: JWT_ISSUER must be the issuer in Keycloak's discovery document".to_string()
                 }
                 AuthError::InvalidToken(why) if why.contains("issuer") => {
-                    "set JWT_ISSUER to the iss Keycloak writes (<KEYCLOAK_URL>/realms/<realm> as clients see it)"
+                    "set JWT_ISSUER to the iss Keycloak writes (<KEYCLOAK_URL>/realms/<realm> as clients see it)".to_string()
                 }
-                _ => {
-                    "each MCP client scope needs an audience mapper adding echo-mcp-server (JWT_AUDIENCE)"
-                }
+                _ => format!(
+                    "each MCP client scope needs an Audience mapper adding {} (JWT_AUDIENCE)",
+                    config.audience
+                ),
             };
             checks.push(Check::new(
                 format!("{who}: token verifies (sig, iss, aud)"),
@@ -509,7 +567,7 @@ async fn verify_user(
     ));
     let roles = sorted(
         claims
-            .pointer(&format!("/resource_access/{}/roles", config.audience))
+            .pointer(&format!("/resource_access/{RESOURCE_CLIENT}/roles"))
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -518,7 +576,7 @@ async fn verify_user(
     );
     let expected_roles = sorted(user.roles.iter().map(|s| s.to_string()));
     checks.push(Check::new(
-        format!("{who}: {} roles", config.audience),
+        format!("{who}: {RESOURCE_CLIENT} roles"),
         expected_roles.join(" "),
         roles.join(" "),
         roles == expected_roles,

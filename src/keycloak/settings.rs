@@ -19,7 +19,8 @@ use crate::keycloak::jwks_cache::CacheSettings;
 
 /// The demo client used for password grants (direct access grants enabled in the realm file).
 pub const TEST_CLIENT: &str = "mcp-test-client";
-/// The resource server's client id: the audience of MCP tokens and the owner of the MCP roles.
+/// The resource server's client id: the owner of the MCP roles (and of `resource_url`, which
+/// Keycloak's RFC 8707 support matches a `resource` parameter against).
 pub const RESOURCE_CLIENT: &str = "echo-mcp-server";
 
 /// Flags for finding Keycloak (steps 9–10).
@@ -45,14 +46,24 @@ pub struct KeycloakConfig {
     pub realm: String,
     /// Expected `iss` (default `<KEYCLOAK_URL>/realms/<KEYCLOAK_REALM>`).
     pub issuer: String,
-    /// Expected member of `aud` (default `echo-mcp-server`).
+    /// Expected member of `aud` (default `<MCP_SERVER_URL>/mcp`, the canonical resource URI).
     pub audience: String,
+    /// `MCP_SERVER_URL`: the MCP server's public base URL (default `http://localhost:9000`).
+    pub public_url: PublicUrl,
 }
 
 impl KeycloakConfig {
-    /// Resolves the Keycloak settings (flag ids of [`KeycloakArgs`] and
-    /// [`bearer_auth::TokenArgs`]).
+    /// Resolves the Keycloak settings (flag ids of [`KeycloakArgs`], [`bearer_auth::TokenArgs`]
+    /// and `mcp_server_url`).
     pub fn resolve(r: &mut Resolver<'_>) -> Result<Self, ConfigError> {
+        let server_url = r
+            .value(
+                "mcp_server_url",
+                "MCP_SERVER_URL",
+                Some("http://localhost:9000".into()),
+            )
+            .unwrap_or_default();
+        let public_url = PublicUrl::parse(&server_url)?;
         let keycloak_url = r
             .value(
                 "keycloak_url",
@@ -77,7 +88,7 @@ impl KeycloakConfig {
             .unwrap_or_default();
         let issuer = bearer_auth::check_issuer(&issuer)?;
         let audience = r
-            .value("audience", "JWT_AUDIENCE", Some(RESOURCE_CLIENT.into()))
+            .value("audience", "JWT_AUDIENCE", Some(public_url.mcp_endpoint()))
             .unwrap_or_default();
         if audience.trim().is_empty() {
             return Err(ConfigError::Invalid {
@@ -91,6 +102,7 @@ impl KeycloakConfig {
             realm,
             issuer,
             audience,
+            public_url,
         })
     }
 
@@ -142,11 +154,8 @@ pub fn resolve_server_config(
 ) -> Result<ServerConfig, ConfigError> {
     let file = EnvFile::load_optional(env_file)?;
     let mut r = Resolver::new(matches, &file);
-    let server_url = r
-        .value("mcp_server_url", "MCP_SERVER_URL", None)
-        .unwrap_or_default();
-    let public_url = PublicUrl::parse(&server_url)?;
     let keycloak = KeycloakConfig::resolve(&mut r)?;
+    let public_url = keycloak.public_url.clone();
     let guard = GuardArgs {
         allow_origins: r.list("allow_origins", "ALLOWED_ORIGINS"),
         allow_hosts: r.list("allow_hosts", "ALLOWED_HOSTS"),

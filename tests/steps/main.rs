@@ -17,7 +17,6 @@ mod step4;
 mod step6;
 mod step7;
 mod step8;
-mod step9;
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;

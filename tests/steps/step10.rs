@@ -143,7 +143,8 @@ async fn step10(issuer: &str, min_refetch: Duration) -> Step10 {
     };
     let cache = JwksCache::new(issuer, settings);
     cache.start().await;
-    let validator = TokenValidator::new(KeySource::Remote(cache.clone()), issuer, AUDIENCE);
+    let validator = TokenValidator::new(KeySource::Remote(cache.clone()), issuer, AUDIENCE)
+        .with_client_roles(AUDIENCE);
     // As the step 10 binary: with the verified-token cache.
     let tokens = Arc::new(TokenCache::new(DEFAULT_CAPACITY));
     let auth = BearerAuth::new(validator)
@@ -287,6 +288,18 @@ async fn cached_keys_keep_working_while_the_issuer_is_down() {
     let health = server.cache.health();
     assert_eq!(health["issuer_keys"]["state"], "ok");
     assert!(health["issuer_keys"]["last_error"].as_str().is_some());
+    // A token naming a kid we have never seen, while the issuer cannot be asked: it may be a
+    // key the issuer rotated in, so 503 + Retry-After, not a misleading invalid_token.
+    let rotated_in = keycloak_token(&new_key(), &issuer.url, "mcp:tools", json!({}));
+    let response = server.call(&rotated_in).await;
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert!(response.headers().get("www-authenticate").is_none());
+    assert_eq!(
+        server.status(&token).await,
+        200,
+        "the cached key still serves"
+    );
 }
 
 #[tokio::test]
