@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119  # helpers whose arguments are optional
-# Throughput of the authenticated MCP endpoint: step 8 (local key) and step 10 (keys from the
-# Keycloak stand-in), next to a no-auth baseline (examples/bench_baseline.rs), all release builds,
+# Throughput of the authenticated MCP endpoint: step 8 (local key) and step 10 (keys from real
+# Keycloak, keycloak_lib.sh), next to a no-auth baseline (examples/bench_baseline.rs), all release builds,
 # driven by wrk with authenticated `tools/call echo` requests.
 #
 #   scripts/bench.sh                 # ~2 minutes; prints a table, writes docs/benchmarks.md
@@ -14,9 +14,9 @@
 #                    examples/mint_tokens.rs, sent round-robin, so that no token comes back
 #                    before 10,000 others (the cache's size) have pushed it out: one RS256
 #                    verification per request, proven by the cache's hit counter staying at 0.
-#                    Step 10: the stand-in mints only ~40 tokens/s, so step 10 runs with
-#                    --token-cache-size 0 over BENCH_STANDIN_TOKENS (200) tokens: the same
-#                    one-verification-per-request cost.
+#                    Step 10: tokens come from Keycloak's password grant (tens per second),
+#                    so step 10 runs with --token-cache-size 0 over BENCH_KC_TOKENS (200)
+#                    tokens: the same one-verification-per-request cost.
 # Per run: requests/s, p50/p99 latency, non-2xx answers, socket errors, peak RSS (VmHWM), the
 # server's CPU time per request, JWKS fetches during the measured run (step 10, from /health),
 # and the token cache's hits/misses during the run (from /health).
@@ -34,24 +34,22 @@ WARMUP="${BENCH_WARMUP:-2}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16}"
 THREADS="${BENCH_THREADS:-2}"
 DISTINCT="${BENCH_TOKENS:-20000}"
-STANDIN_DISTINCT="${BENCH_STANDIN_TOKENS:-200}"
+KC_DISTINCT="${BENCH_KC_TOKENS:-200}"
 OUT="${BENCH_OUT:-$ROOT/docs/benchmarks.md}"
 RESULTS="$WORK/results.jsonl"
 : >"$RESULTS"
 
 build_release
 ensure_wrk
-ensure_standin_deps
 
 section "tokens"
 "$BIN/examples/mint_tokens" --count 1 >"$WORK/step8-one.txt" 2>/dev/null
 started=$SECONDS
 "$BIN/examples/mint_tokens" --count "$DISTINCT" >"$WORK/step8-distinct.txt" 2>/dev/null
 echo "  minted $(wc -l <"$WORK/step8-distinct.txt") local tokens in $((SECONDS - started)) s"
-start_standin
-echo "  Keycloak stand-in at $STANDIN_URL"
-standin_token >"$WORK/step10-one.txt"
-standin_tokens "$STANDIN_DISTINCT" "$WORK/step10-distinct.txt"
+use_keycloak
+kc_token mcp-user user123 "openid mcp:read mcp:tools" >"$WORK/step10-one.txt" || exit 1
+kc_tokens "$KC_DISTINCT" "$WORK/step10-distinct.txt"
 echo "  got $(wc -l <"$WORK/step10-distinct.txt") stand-in tokens"
 
 # measure NAME MODE TOKEN_FILE [WARM-UP TOKEN_FILE]: warm-up, then the measured run against the
@@ -161,7 +159,7 @@ if [ "$OUT" != "-" ]; then
     cat "$TABLE"
     echo
     echo "- *vs baseline*: requests/s as a share of \`examples/bench_baseline.rs\` (same request bytes, same JSON-RPC parsing and \`echo\` result; no Origin guard, CORS, auth, policy or log line), measured in the same run, first and last; the share is taken of the faster of the two baseline runs. *step 8, RUST_LOG=warn* (no log line) and *step 4* (guard and log line, no CORS, auth or policy) show where the rest of the difference goes."
-    echo "- *one token*: the same token on every request (what MCP clients do); the verified-token cache answers after the first request. *distinct tokens*: step 8 sends $DISTINCT different tokens round-robin, more than the cache holds, so each request pays one RS256 verification (the hit counter proves it). The stand-in mints only ~40 tokens/s, so step 10 runs with \`--token-cache-size 0\` over $STANDIN_DISTINCT tokens instead: the same one-verification-per-request cost."
+    echo "- *one token*: the same token on every request (what MCP clients do); the verified-token cache answers after the first request. *distinct tokens*: step 8 sends $DISTINCT different tokens round-robin, more than the cache holds, so each request pays one RS256 verification (the hit counter proves it). Keycloak's password grant mints tens of tokens per second, so step 10 runs with \`--token-cache-size 0\` over $KC_DISTINCT tokens instead: the same one-verification-per-request cost."
     echo "- *server CPU µs/req* and *wrk CPU µs/req*: user+system time of the server and of the load generator during the run, divided by the requests served. Both share the same cores, so requests/s ≈ cores ÷ (server + wrk + kernel per request); the server's figure holds whatever the sharing."
     echo "- *others' CPU*: the share of the machine's CPU used during the run by processes other than this server and wrk (other work on the machine makes every figure lower)."
     echo "- *peak RSS*: the server's VmHWM at the end of the run. *JWKS fetches*: the change of \`/health\` \`issuer_keys.fetches\` over the measured run. *cache hits / misses*: the change of \`/health\` \`token_cache\` counters."

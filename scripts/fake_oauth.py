@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A deliberately broken MCP server + OAuth authorization server, for scripts/test_step11.sh.
 
-The step-11 client must refuse to go on when the authorization server misbehaves. The Keycloak
-stand-in is a correct server, so these failures need a fake. One process, one port, both roles
+The step-11 client must refuse to go on when the authorization server misbehaves. Keycloak is a
+correct server and cannot be made to send these, so these failures need a fake. One process, one port, both roles
 (the issuer is the fake's own origin, http://127.0.0.1:PORT):
 
   POST /mcp                                      401, WWW-Authenticate: Bearer resource_metadata="…"

@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119  # helpers whose arguments are optional
-# Fault test of step 10 (release build) against the Keycloak stand-in:
+# Fault test of step 10 (release build) against real Keycloak (the one scripts/keycloak.sh runs:
+# this script stops and starts it):
 #
-#  1. Issuer outage under load. wrk drives `tools/call` with a valid token for FAULT_SECONDS (15);
-#     3 s in, the stand-in is stopped; while it is down a token with an unknown `kid` forces a
-#     refetch, which fails (the last good keys must stay); after ~5 s down the stand-in is started
-#     again on the same port. Every request with the valid token must succeed: 0 non-2xx.
-#  2. Key rotation. The restarted stand-in has new signing keys (it generates them at start, like
-#     a new Keycloak realm). A token from the new key must be accepted after exactly one JWKS
-#     refetch, then hold under wrk load with 0 non-2xx and 0 further fetches; the old token is
-#     refused from then on (its key left the JWKS, and the token cache drops it).
+#  1. Keycloak outage under load. wrk drives `tools/call` with a valid token for FAULT_SECONDS
+#     (60); 3 s in, Keycloak is stopped; while it is down a token with an unknown `kid` forces a
+#     refetch, which fails: that request gets 503 + Retry-After (the kid may be a key Keycloak
+#     rotated in) and the last good keys stay. Keycloak is then started again (same database, same
+#     keys) while the load goes on. Every request with the valid token must succeed: 0 non-2xx.
+#  2. Key rotation through the Admin REST API: a new active RSA key provider, the old one removed.
+#     A token from the new key must be accepted after exactly one JWKS refetch, then hold under
+#     wrk load with 0 non-2xx and 0 further fetches; the old token is refused from then on (its
+#     key left the JWKS, and the token cache drops it).
 #
-#   scripts/fault_step10.sh          # ~35 s; FAULT_OUT=- to skip writing docs/benchmarks.md
+#   scripts/fault_step10.sh          # ~80 s; FAULT_OUT=- to skip writing docs/benchmarks.md
 set -u
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/bench/lib.sh"
 
-LOAD_SECONDS="${FAULT_SECONDS:-15}"
+LOAD_SECONDS="${FAULT_SECONDS:-60}"
 CONNECTIONS=16
 THREADS=2
 OUT="${FAULT_OUT:-$ROOT/docs/benchmarks.md}"
@@ -25,7 +27,8 @@ BODY_JSON='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"
 
 build_release
 ensure_wrk
-ensure_standin_deps
+use_keycloak
+"$ROOT/scripts/keycloak.sh" status >/dev/null 2>&1 || { echo "the Keycloak at $KEYCLOAK_URL was not started by scripts/keycloak.sh: this script must stop and start it"; exit 1; }
 
 # kid_of TOKEN: the kid of a JWT's header (not verified).
 kid_of() {
@@ -40,41 +43,39 @@ call() { # call TOKEN: POST tools/call; sets STATUS, $BODY
 fetches() { health .issuer_keys.fetches; }
 
 section "setup"
-start_standin
-PORT="$STANDIN_PORT"
 start_step10 --jwks-min-refetch 2
-echo "  stand-in at $STANDIN_URL; step 10 at $BASE (JWKS refresh every 300 s, refetch on unknown kid at most every 2 s)"
-T1="$(standin_token)"
+echo "  Keycloak $KC_VERSION at $KEYCLOAK_URL; step 10 at $BASE (JWKS refresh every 300 s, refetch on unknown kid at most every 2 s)"
+T1="$(kc_token mcp-user user123 "openid mcp:read mcp:tools")" || exit 1
 printf '%s\n' "$T1" >"$WORK/t1.txt"
-call "$T1"; expect_status 200 "a token from the running stand-in is accepted"
+call "$T1"; expect_status 200 "a token from the running Keycloak is accepted"
 F_START="$(fetches)"
 
-section "1. issuer outage under load (${LOAD_SECONDS} s of wrk, stand-in down for ~5 s)"
+section "1. Keycloak outage under load (${LOAD_SECONDS} s of wrk; Keycloak stopped at 3 s, then started again)"
 LOAD_AVG="$(cut -d' ' -f1 /proc/loadavg)"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${LOAD_SECONDS}s" -s "$LUA" "$BASE" -- "$WORK/t1.txt" "$THREADS" \
   >"$WORK/outage.txt" 2>&1 &
 WRK_PID=$!
 PIDS+=("$WRK_PID")
 sleep 3
-stop_pid "$STANDIN_PID"
+"$ROOT/scripts/keycloak.sh" stop >"$WORK/kc-stop.log" 2>&1
 DOWN_AT=$SECONDS
-if curl -fsS --max-time 2 -o /dev/null "$STANDIN_ISSUER/.well-known/openid-configuration" 2>/dev/null; then
-  fail "the stand-in still answers after being stopped"
+if kc_discovery_answers "$KEYCLOAK_URL"; then
+  fail "Keycloak still answers after scripts/keycloak.sh stop"
 else
-  pass "the stand-in is down (discovery unreachable)"
+  pass "Keycloak is down (discovery unreachable)"
 fi
 sleep 1
 # A token naming an unknown kid makes the cache refetch now; the fetch fails; keys must stay.
 JUNK_HEADER="$(printf '{"alg":"RS256","typ":"JWT","kid":"fault-test-unknown-kid"}' | base64 -w0 | tr '+/' '-_' | tr -d '=')"
 call "$JUNK_HEADER.${T1#*.}"
-expect_status 401 "unknown kid while the issuer is down: 401 invalid_token, not 503 (keys are cached)"
+expect_status 503 "unknown kid while Keycloak is down: 503 (it may be a rotated-in key), not invalid_token"
+expect_header Retry-After '^[0-9]+$' "… with Retry-After"
 request GET /health
-expect_jq '.issuer_keys.state == "ok"' "/health: keys still ok while the issuer is down"
+expect_jq '.issuer_keys.state == "ok"' "/health: keys still ok while Keycloak is down"
 expect_jq '.issuer_keys.last_error | type == "string"' "/health: the failed refetch is reported (last_error)"
-sleep $((4 - (SECONDS - DOWN_AT) > 0 ? 4 - (SECONDS - DOWN_AT) : 0))
-start_standin "$PORT"
+"$ROOT/scripts/keycloak.sh" start --keep >"$WORK/kc-start.log" 2>&1 || { cat "$WORK/kc-start.log"; fail "scripts/keycloak.sh start --keep"; }
 DOWN_FOR=$((SECONDS - DOWN_AT))
-echo "  stand-in back on port $PORT after ~${DOWN_FOR} s (new signing keys)"
+echo "  Keycloak back after ~${DOWN_FOR} s (same database, same keys)"
 wait "$WRK_PID"
 forget_pid "$WRK_PID"
 OUTAGE="$(sed -n 's/^BENCH //p' "$WORK/outage.txt")"
@@ -89,8 +90,16 @@ fi
 F_OUTAGE="$(fetches)"
 echo "  JWKS fetches: $F_START before the outage, $F_OUTAGE after it (the one failed refetch counts)"
 
-section "2. key rotation: the restarted stand-in signs with a new key"
-T2="$(standin_token)"
+section "2. key rotation through the Admin REST API: a new active RSA key, the old one removed"
+R="/admin/realms/$KC_REALM"
+kc_admin GET "$R/keys" >"$WORK/keys.json"
+OLD_PROVIDER="$(jq -r '[.keys[] | select(.algorithm == "RS256" and .use == "SIG" and .status == "ACTIVE")] | max_by(.providerPriority) | .providerId' "$WORK/keys.json")"
+REALM_ID="$(kc_admin GET "$R" | jq -r .id)"
+kc_admin POST "$R/components" "{\"name\":\"rsa-rotated-by-fault-step10\",\"providerId\":\"rsa-generated\",\"providerType\":\"org.keycloak.keys.KeyProvider\",\"parentId\":\"$REALM_ID\",\"config\":{\"priority\":[\"300\"],\"keySize\":[\"2048\"],\"active\":[\"true\"],\"enabled\":[\"true\"],\"algorithm\":[\"RS256\"]}}" >/dev/null
+expect_eq "$KC_STATUS" 201 "Admin REST API: new rsa-generated key provider (HTTP 201)"
+kc_admin DELETE "$R/components/$OLD_PROVIDER" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: old key provider removed (HTTP 204)"
+T2="$(kc_token mcp-user user123 "openid mcp:read mcp:tools")" || exit 1
 printf '%s\n' "$T2" >"$WORK/t2.txt"
 K1="$(kid_of "$T1")"; K2="$(kid_of "$T2")"
 if [ -n "$K2" ] && [ "$K1" != "$K2" ]; then pass "the new token names a new kid"; else fail "kid unchanged ($K1)"; fi
@@ -121,18 +130,18 @@ if [ "$OUT" != "-" ]; then
   {
     echo "## Issuer outage and key rotation (\`scripts/fault_step10.sh\`)"
     echo
-    echo "Step 10 (release build, default settings but \`--jwks-min-refetch 2\`) against the Keycloak stand-in; wrk, $CONNECTIONS connections, $THREADS threads. 1-minute load average at the start: $LOAD_AVG."
+    echo "Step 10 (release build, default settings but \`--jwks-min-refetch 2\`) against Keycloak $KC_VERSION (\`scripts/keycloak.sh\`); wrk, $CONNECTIONS connections, $THREADS threads. 1-minute load average at the start: $LOAD_AVG."
     echo
     machine_md
     echo
     echo "| phase | requests | non-2xx | socket errors | req/s | p99 ms |"
     echo "|---|---:|---:|---:|---:|---:|"
-    echo "| ${LOAD_SECONDS} s of load; stand-in stopped at 3 s, back after ~${DOWN_FOR} s with new keys | $(o .requests) | $(o .non2xx) | $O_SOCK | $(jq -n "$(o .requests) / ($(o .duration_us) / 1e6) | floor") | $(jq -n "$(o .p99_us) / 1000") |"
+    echo "| ${LOAD_SECONDS} s of load; Keycloak stopped at 3 s, answering again ~${DOWN_FOR} s later | $(o .requests) | $(o .non2xx) | $O_SOCK | $(jq -n "$(o .requests) / ($(o .duration_us) / 1e6) | floor") | $(jq -n "$(o .p99_us) / 1000") |"
     echo "| 5 s of load with a token from the new key | $(r .requests) | $(r .non2xx) | $R_SOCK | $(jq -n "$(r .requests) / ($(r .duration_us) / 1e6) | floor") | $(jq -n "$(r .p99_us) / 1000") |"
     echo
-    echo "- While the issuer was down, a token with an unknown \`kid\` forced a refetch; it failed, \`/health\` kept \`issuer_keys.state: ok\` and reported \`last_error\`, and the cached key kept serving."
+    echo "- While Keycloak was down, a token with an unknown \`kid\` forced a refetch; it failed, that request got 503 + \`Retry-After\`, \`/health\` kept \`issuer_keys.state: ok\` and reported \`last_error\`, and the cached key kept serving."
     echo "- JWKS fetches (\`/health\` \`issuer_keys.fetches\`): $F_START at start, $F_OUTAGE after the outage (the failed refetch), $F_AFTER after the first new-key request (one refetch), $F_STEADY after the 5 s run (none during it)."
-    echo "- The old token is then refused (401 \`unknown signing key (kid)\`): its key left the JWKS, and the verified-token cache does not outlive it."
+    echo "- Rotation: a new \`rsa-generated\` key provider through the Admin REST API, the old one deleted. The old token is then refused (401 \`unknown signing key (kid)\`): its key left the JWKS, and the verified-token cache does not outlive it."
     echo
     echo "Checks: $PASSED passed, $FAILED failed."
   } >"$SECTION"

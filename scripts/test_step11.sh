@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# Step 11: the MCP client. Runs target/debug/step11 --headless (a fresh --state-dir per scenario,
-# under `timeout 60`) against step10 and the Keycloak stand-in, and asserts its exit status, the
-# lines of its numbered trace and its one-line error message:
-#   - the whole journey: 401 → PRM (resource ✓) → AS metadata (S256 ✓) → RFC 7591 registration →
-#     authorization code + PKCE S256 + state + resource → callback (state ✓) → token → initialize,
-#     tools/list, tools/call echo, prompts/list; the credentials file (0600 in a 0700 directory,
-#     named after the issuer); a second run reusing them;
+# Step 11: the MCP client, against step10 and real Keycloak 26.7.3 (keycloak_lib.sh). step11 opens
+# the authorization URL with $BROWSER, here scripts/browser/login.mjs: headless Chromium fills in
+# Keycloak's own login form (and consent page) as a person would. Each scenario has a fresh
+# --state-dir and runs under `timeout 60`; the script asserts the exit status, the lines of the
+# numbered trace and the one-line error message:
+#   - the whole journey (mcp-user): 401 → PRM (resource ✓) → AS metadata (S256 ✓) → RFC 7591
+#     registration → authorization code + PKCE S256 + state + resource in the browser → callback
+#     (state ✓, iss ✓) → token → initialize, tools/list, tools/call echo, prompts/list; the
+#     credentials file (0600 in a 0700 directory, named after the issuer); a second run reusing it;
 #   - step-up from --scope mcp:read to "mcp:read mcp:tools" on 403 insufficient_scope;
-#   - a step-up the authorization server cannot grant (mcp-readonly): gives up within the limit;
-#   - bad paths, each a clear message and exit 1: a PRM whose resource is another server, AS
-#     metadata without S256 and a state mismatch (scripts/fake_oauth.py), a registration refused
-#     by the realm's Trusted Hosts policy, a callback with error=access_denied, bad input;
+#   - a step-up Keycloak cannot grant (mcp-readonly): gives up within the limit;
+#   - the person denies consent (error=access_denied); a wrong password (the client waits until
+#     its --callback-timeout and says so); a registration refused by the realm's Trusted Hosts
+#     policy (changed through the Admin REST API, then restored); --headless against Keycloak
+#     stops at the login page;
+#   - bad paths on deliberately broken authorization servers (scripts/fake_oauth.py: metadata
+#     without S256, a forged state), a PRM for another resource, bad input;
 #   - no token, code, verifier or state in full in any output.
+# Keycloak's RFC 8707 support only accepts the resource http://localhost:9000/mcp (the realm's
+# resource_url), so the journeys run step10 on port 9000 with that MCP_SERVER_URL.
 # The official conformance client scenarios are scripts/step11_conformance.sh, not repeated here.
-#
-# When a real Keycloak answers at ${KEYCLOAK_URL:-http://localhost:8080}, the script checks what a
-# headless client can do with it (discover, register, then stop at the login page) and runs the
-# rest — which needs --auto-login, --deny or a modified realm — on local stand-ins, as
-# test_step10.sh does.
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=scripts/keycloak_lib.sh
@@ -30,15 +32,16 @@ REALM_FILE="$ROOT/env/keycloak/mcp-realm.json"
 # shellcheck disable=SC2016
 re() { printf '%s' "$1" | sed 's/[][\.*^$()+?{}|/]/\\&/g'; }
 
-# start_step10 KEYCLOAK_BASE HOST: step10 on a fixed free port P trusting KEYCLOAK_BASE's realm,
-# with MCP_SERVER_URL http://HOST:P (the PRM's resource is then http://HOST:P/mcp). Waits (20 s)
-# until /health reports the issuer's keys. Sets S10 (http://127.0.0.1:P), S10_PORT, S10_PID.
-# The port must be known before step10 starts (it goes into MCP_SERVER_URL), so it is chosen with
-# free_port; if something else takes it first, step10 exits and another port is tried (3 times).
+# start_step10 KEYCLOAK_BASE HOST [PORT]: step10 on PORT (default: a free port P) trusting
+# KEYCLOAK_BASE's realm, with MCP_SERVER_URL http://HOST:P (the PRM's resource is then
+# http://HOST:P/mcp). Waits (20 s) until /health reports the issuer's keys. Sets S10
+# (http://127.0.0.1:P), S10_PORT, S10_PID. The port must be known before step10 starts (it goes
+# into MCP_SERVER_URL), so it is chosen with free_port; if something else takes it first, step10
+# exits and another port is tried (3 times; a fixed PORT is tried once).
 start_step10() {
-  local kc="$1" host="$2" port out log health attempt deadline
+  local kc="$1" host="$2" fixed="${3:-}" port out log health attempt deadline
   for attempt in 1 2 3; do
-    port="$(free_port)"
+    port="${fixed:-$(free_port)}"
     out="$WORK/step10.$port.out"
     log="$WORK/step10.$port.log"
     (cd "$ROOT" && KEYCLOAK_URL="$kc" exec "$BIN/step10" --port "$port" \
@@ -64,6 +67,7 @@ start_step10() {
       echo "step10 on port $port did not report the issuer's keys within 20 s"; cat "$log"; exit 1
     fi
     echo "step10 on port $port exited (attempt $attempt): $(tail -n 1 "$log")"
+    [ -z "$fixed" ] || break
   done
   exit 1
 }
@@ -92,6 +96,16 @@ step11() {
   RC=$?
 }
 run11() { local name="$1" dir="$2"; shift 2; step11 "$name" --headless --state-dir "$dir" "$@"; }
+# browse11 NAME STATE_DIR USER PASSWORD ARGS...: step11 --state-dir STATE_DIR ARGS with $BROWSER
+# the login driver, logging in as USER; the driver's own messages go to $WORK/browser-NAME.log.
+# LOGIN_CONSENT (accept or deny) is passed on.
+browse11() {
+  local name="$1" dir="$2" user="$3" password="$4"; shift 4
+  BROWSER_LOG="$WORK/browser-$name.log"
+  : >"$BROWSER_LOG"
+  BROWSER="$WORK/browser.sh" LOGIN_LOG="$BROWSER_LOG" LOGIN_USER="$user" LOGIN_PASSWORD="$password" \
+    step11 "$name" --state-dir "$dir" "$@"
+}
 
 expect_rc() {
   if [ "$RC" = "$1" ]; then pass "$2 (exit $1)"
@@ -118,14 +132,6 @@ error_matches() {
 jq_true() { [ -s "$2" ] && jq -e "$1" "$2" >/dev/null 2>&1; }
 # count FILE FIXED-STRING: how many lines of FILE contain the string.
 count() { grep -cF -- "$2" "$1"; }
-REG_201="POST /realms/mcp-realm/clients-registrations/openid-connect 201"
-TOKEN_200="POST /realms/mcp-realm/protocol/openid-connect/token 200"
-AS_META="GET /.well-known/oauth-authorization-server/realms/mcp-realm 200"
-# expect_count FILE FIXED-STRING N DESCRIPTION
-expect_count() {
-  local n; n="$(count "$1" "$2")"
-  if [ "$n" = "$3" ]; then pass "$4 ($3)"; else fail "$4: expected $3 lines with '$2', found $n"; fi
-}
 # cred_name ISSUER: the credentials file the client keeps for ISSUER (registration.rs:
 # client-<first 16 characters of base64url(SHA-256(issuer))>.json).
 cred_name() {
@@ -135,106 +141,171 @@ R6='[A-Za-z0-9_-]{1,6}…'   # what redact() leaves of a secret: at most 6 chara
 CALLBACK='http://127\.0\.0\.1:[0-9]+/callback'
 
 # ---------------------------------------------------------------------------------------------
-start_keycloak_or_standin --auto-login mcp-user
-if [ "$KC_MODE" = keycloak ]; then
-  section "real Keycloak: discovery and registration work; --headless stops at the login page"
-  KC_BASE="$KEYCLOAK_URL"
-  start_step10 "$KC_BASE" 127.0.0.1
-  run11 keycloak "$WORK/state-keycloak" "$S10/mcp"
-  expect_rc 1 "step11 --headless against a real Keycloak (it shows a login page)"
-  line "^\[4\] POST $(re "$KC_ISSUER")/clients-registrations/openid-connect \(RFC 7591: .*\) → client_id [^ ,]+" \
-    "real Keycloak accepted the anonymous RFC 7591 registration"
-  error_matches "--headless: the authorization server answered (200 with a page instead of a redirect|30[0-9] with a redirect to .* instead of to $CALLBACK): it wants a login; run without --headless" \
-    "message: it wants a login; run without --headless"
-  stop_server "$S10_PID"
-  echo "the remaining scenarios need --auto-login, --deny or a modified realm: local stand-ins"
-  start_standin --auto-login mcp-user
-fi
-# Stand-in A: every authorization is mcp-user's, approved without a page.
-A="$STANDIN_URL"; A_ISS="$STANDIN_ISSUER"; A_LOG="$WORK/standin.${A##*:}.log"
+use_keycloak
+need_browser
+ISS="$KC_ISSUER"
+# $BROWSER for step11: the login driver, its messages appended to $LOGIN_LOG.
+cat >"$WORK/browser.sh" <<EOF
+#!/bin/sh
+exec node "$ROOT/scripts/browser/login.mjs" "\$@" 2>>"\${LOGIN_LOG:-/dev/null}"
+EOF
+chmod +x "$WORK/browser.sh"
+SCOPES_USER='(mcp:read mcp:tools|mcp:tools mcp:read)'   # Keycloak lists granted scopes in any order
+
+section "--headless against Keycloak: discovery and registration work, then a login page stops it"
+start_step10 "$KEYCLOAK_URL" 127.0.0.1
+run11 headless "$WORK/state-headless" "$S10/mcp"
+expect_rc 1 "step11 --headless against Keycloak (it shows a login page)"
+line "^\[4\] POST $(re "$ISS")/clients-registrations/openid-connect \(RFC 7591: .*\) → client_id [^ ,]+" \
+  "Keycloak accepted the anonymous RFC 7591 registration"
+error_matches "--headless: the authorization server answered (200 with a page instead of a redirect|30[0-9] with a redirect to .* instead of to $CALLBACK): it wants a login; run without --headless" \
+  "message: it wants a login; run without --headless"
+stop_server "$S10_PID"
 
 # ---------------------------------------------------------------------------------------------
-section "the whole journey: 401 → discovery → registration → PKCE → token → MCP calls"
-start_step10 "$A" 127.0.0.1
-SRV="$S10"; PRM="$SRV/.well-known/oauth-protected-resource/mcp"
+section "the whole journey (mcp-user in the browser): 401 → discovery → registration → PKCE → token → MCP calls"
+if curl -s -o /dev/null --max-time 2 http://127.0.0.1:9000/ 2>/dev/null; then
+  fail "port 9000 is taken: the journeys need step10 there (Keycloak's resource_url is http://localhost:9000/mcp)"
+  finish
+fi
+start_step10 "$KEYCLOAK_URL" localhost 9000
+SRV="http://localhost:9000"; PRM="$SRV/.well-known/oauth-protected-resource/mcp"
 S1="$WORK/state-journey"   # does not exist yet: step11 creates it
-run11 journey "$S1" "$SRV/mcp"
-expect_rc 0 "step11 --headless $SRV/mcp"
-CRED="$S1/$(cred_name "$A_ISS")"
+browse11 journey "$S1" mcp-user user123 --callback-timeout 30 "$SRV/mcp"
+expect_rc 0 "step11 $SRV/mcp, mcp-user logs in"
+CRED="$S1/$(cred_name "$ISS")"
 CID="$(jq -r '.client_id // empty' "$CRED" 2>/dev/null)"
 if [ -n "$CID" ]; then pass "credentials file $(basename "$CRED") (named after the issuer) holds a client_id"
 else fail "credentials file $CRED with a client_id"; CID="no-client-id"; fi
 line "^\[1\] POST /mcp initialize without a token → 401, WWW-Authenticate: Bearer realm=\"mcp\", resource_metadata=\"$(re "$PRM")\", scope=\"mcp:read mcp:tools mcp:prompts\"\$" \
   "[1] initialize without a token → 401 with resource_metadata and scope"
-line "^\[2\] GET $(re "$PRM") → 200: resource $(re "$SRV/mcp") ✓ \(names $(re "$SRV/mcp")\), authorization_servers \[$(re "$A_ISS")\], scopes_supported \[mcp:read, mcp:tools, mcp:prompts\]\$" \
-  "[2] PRM fetched, resource ✓, names the stand-in's issuer"
-line "^\[3\] GET $(re "$A")/\.well-known/oauth-authorization-server/realms/mcp-realm → 200\$" \
-  "[3] AS metadata: RFC 8414 path-inserted URL first"
-line "^    issuer $(re "$A_ISS") ✓ \(the PRM's authorization server\), code_challenge_methods_supported has S256 ✓\$" \
+line "^\[2\] GET $(re "$PRM") → 200: resource $(re "$SRV/mcp") ✓ \(names $(re "$SRV/mcp")\), authorization_servers \[$(re "$ISS")\], scopes_supported \[mcp:read, mcp:tools, mcp:prompts\]\$" \
+  "[2] PRM fetched, resource ✓, names Keycloak's issuer"
+line "^\[3\] GET $(re "$KEYCLOAK_URL")/\.well-known/oauth-authorization-server/realms/mcp-realm → 200\$" \
+  "[3] AS metadata: RFC 8414 path-inserted URL first (Keycloak serves it)"
+line "^    issuer $(re "$ISS") ✓ \(the PRM's authorization server\), code_challenge_methods_supported has S256 ✓\$" \
   "    issuer ✓ and S256 ✓"
-line "^\[4\] POST $(re "$A_ISS")/clients-registrations/openid-connect \(RFC 7591: redirect_uris \[$CALLBACK\], token_endpoint_auth_method none, scope \"mcp:read mcp:tools mcp:prompts\"\) → client_id $(re "$CID"), token endpoint auth none\$" \
+line "^\[4\] POST $(re "$ISS")/clients-registrations/openid-connect \(RFC 7591: redirect_uris \[$CALLBACK\], token_endpoint_auth_method none, scope \"mcp:read mcp:tools mcp:prompts\"\) → client_id $(re "$CID"), token endpoint auth none\$" \
   "[4] RFC 7591 registration: loopback redirect URI, public client → client_id $CID"
 line "^    saved to $(re "$CRED") \(mode 0600\)\$" "    saved to the state dir (mode 0600)"
-line "^\[5\] authorization request 1 of at most 3 → $(re "$A_ISS")/protocol/openid-connect/auth\$" \
+line "^\[5\] authorization request 1 of at most 3 → $(re "$ISS")/protocol/openid-connect/auth\$" \
   "[5] authorization request 1 of at most 3"
 line "^    scope \"mcp:read mcp:tools mcp:prompts\" \(from the challenge's scope\), resource $(re "$SRV/mcp")\$" \
   "    scope from the challenge, resource = the PRM's resource (RFC 8707)"
 line "^    client_id $(re "$CID"), redirect_uri $CALLBACK, code_challenge [A-Za-z0-9_-]{43} \(S256 of verifier $R6\), state $R6\$" \
   "    PKCE code_challenge (43 characters, S256), verifier and state shown redacted"
-line "^\[6\] GET $(re "$A_ISS")/protocol/openid-connect/auth\?… \(headless, redirects not followed\) → 302 Location: $CALLBACK\?code=$R6&state=$R6&iss=$(re "$A_ISS")\$" \
-  "[6] headless: one 302 to the loopback callback with code, state and iss"
-line "^\[7\] callback /callback: code $R6, state ✓ \(matches\), iss $(re "$A_ISS") ✓\$" \
-  "[7] callback: state ✓, iss ✓ (RFC 9207)"
-line "^\[8\] POST $(re "$A_ISS")/protocol/openid-connect/token \(authorization_code, code $R6, code_verifier $R6, resource, client auth none\) → 200: access_token eyJhbG…, expires_in 300 s, scope \"mcp:read mcp:tools\"\$" \
-  "[8] token exchange with code_verifier and resource → 200, scope granted to mcp-user"
-line "^\[9\] POST /mcp initialize \(Bearer eyJhbG…\) → 200: protocolVersion 2025-11-25, server mcp-auth-steps-step10 [0-9.]+, capabilities \[prompts, tools\]\$" \
-  "[9] initialize with the token → 200"
-line "^\[10\] POST /mcp notifications/initialized \(Bearer eyJhbG…\) → 202\$" "[10] notifications/initialized → 202"
-line "^\[11\] POST /mcp tools/list \(Bearer eyJhbG…\) → 200: 2 tool\(s\): echo, whoami\$" "[11] tools/list → echo, whoami"
-line "^\[12\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" \
-  "[12] tools/call echo → \"hello from step11\""
-line "^\[13\] POST /mcp prompts/list \(Bearer eyJhbG…\) → 200: 1 prompt\(s\): echo_prompt\$" "[13] prompts/list → echo_prompt"
-line "^\[14\] done: protocol 2025-11-25, 1 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[14] done: 1 authorization round"
+line "^    opened the browser \(the BROWSER command, else the desktop's opener\) — waiting up to 30 s for the redirect to $CALLBACK:\$" \
+  "    the browser was opened with \$BROWSER"
+line "^    $(re "$ISS")/protocol/openid-connect/auth\?response_type=…&client_id=…&redirect_uri=…&scope=…&resource=…&code_challenge=…&code_challenge_method=…&state=…\$" \
+  "    the URL is shown without its values once the browser has it"
+line "^\[6\] callback /callback: code $R6, state ✓ \(matches\), iss $(re "$ISS") ✓\$" \
+  "[6] callback: state ✓, iss ✓ (RFC 9207)"
+line "^\[7\] POST $(re "$ISS")/protocol/openid-connect/token \(authorization_code, code $R6, code_verifier $R6, resource, client auth none\) → 200: access_token eyJhbG…, expires_in 300 s, scope \"$SCOPES_USER\"\$" \
+  "[7] token exchange with code_verifier and resource → 200, Keycloak grants mcp-user mcp:read and mcp:tools"
+line "^\[8\] POST /mcp initialize \(Bearer eyJhbG…\) → 200: protocolVersion 2025-11-25, server mcp-auth-steps-step10 [0-9.]+, capabilities \[prompts, tools\]\$" \
+  "[8] initialize with the token → 200"
+line "^\[9\] POST /mcp notifications/initialized \(Bearer eyJhbG…\) → 202\$" "[9] notifications/initialized → 202"
+line "^\[10\] POST /mcp tools/list \(Bearer eyJhbG…\) → 200: 2 tool\(s\): echo, whoami\$" "[10] tools/list → echo, whoami"
+line "^\[11\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" \
+  "[11] tools/call echo → \"hello from step11\""
+line "^\[12\] POST /mcp prompts/list \(Bearer eyJhbG…\) → 200: 1 prompt\(s\): echo_prompt\$" "[12] prompts/list → echo_prompt"
+line "^\[13\] done: protocol 2025-11-25, 1 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[13] done: 1 authorization round"
 if [ -s "$ERR" ]; then fail "nothing on stderr: $(head -c 300 "$ERR")"; else pass "nothing on stderr"; fi
+if grep -q "consent accepted" "$BROWSER_LOG"; then pass "the browser showed Keycloak's consent page for the new client, and it was accepted"
+else fail "consent page: $(tail -n 3 "$BROWSER_LOG")"; fi
 if [ "$(stat -c %a "$S1")" = 700 ]; then pass "state dir mode 700"; else fail "state dir mode 700: $(stat -c %a "$S1")"; fi
 if [ "$(stat -c %a "$CRED")" = 600 ]; then pass "credentials file mode 600"; else fail "credentials file mode 600: $(stat -c %a "$CRED")"; fi
 if [ "$(find "$S1" -mindepth 1 | wc -l)" = 1 ]; then pass "state dir holds exactly that one file (no leftover temporary file)"
 else fail "state dir holds exactly one file: $(ls -A "$S1")"; fi
-if [ -s "$CRED" ] && jq -e --arg iss "$A_ISS" '.issuer == $iss and .source == "registered" and .token_endpoint_auth_method == "none" and (has("client_secret") | not) and (.redirect_uris | length) == 1' "$CRED" >/dev/null; then
+if [ -s "$CRED" ] && jq -e --arg iss "$ISS" '.issuer == $iss and .source == "registered" and .token_endpoint_auth_method == "none" and (has("client_secret") | not) and (.redirect_uris | length) == 1' "$CRED" >/dev/null; then
   pass "credentials: issuer, source registered, public client (no secret), one redirect URI"
 else fail "credentials content: $(head -c 300 "$CRED")"; fi
-expect_count "$A_LOG" "$REG_201" 1 "stand-in: registrations so far"
-expect_count "$A_LOG" "$TOKEN_200" 1 "stand-in: token requests so far"
+kc_admin GET "/admin/realms/$KC_REALM/clients?clientId=$CID" >"$WORK/registered.json"
+if jq_true 'length == 1 and .[0].publicClient == true and .[0].attributes["pkce.code.challenge.method"] == "S256"' "$WORK/registered.json"; then
+  pass "Keycloak holds the registered client: public, PKCE S256 required"
+else fail "Keycloak's record of $CID: $(head -c 300 "$WORK/registered.json")"; fi
 
 section "a second run with the same state dir reuses the registration"
-run11 journey-again "$S1" "$SRV/mcp"
+browse11 journey-again "$S1" mcp-user user123 --callback-timeout 30 "$SRV/mcp"
 expect_rc 0 "second run"
-line "^\[4\] client: reusing client_id $(re "$CID") registered earlier with $(re "$A_ISS") \($(re "$CRED")\)\$" \
+line "^\[4\] client: reusing client_id $(re "$CID") registered earlier with $(re "$ISS") \($(re "$CRED")\)\$" \
   "[4] client: reusing client_id … registered earlier with the issuer"
 no_line "RFC 7591" "no registration line"
-line "^\[7\] callback /callback: code $R6, state ✓ \(matches\), iss $(re "$A_ISS") ✓\$" "[7] callback state ✓"
-line "^\[12\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" "[12] tools/call echo"
-line "^\[14\] done: protocol 2025-11-25, 1 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[14] done"
-expect_count "$A_LOG" "$REG_201" 1 "stand-in: still one registration"
-expect_count "$A_LOG" "$TOKEN_200" 2 "stand-in: token requests so far"
+line "^\[6\] callback /callback: code $R6, state ✓ \(matches\), iss $(re "$ISS") ✓\$" "[6] callback state ✓"
+line "^\[11\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" "[11] tools/call echo"
+line "^\[13\] done: protocol 2025-11-25, 1 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[13] done"
+if grep -q "consent accepted" "$BROWSER_LOG"; then fail "Keycloak asked for consent again"; else pass "no consent page: Keycloak remembers mcp-user's consent for this client"; fi
 
 section "step-up: --scope mcp:read, then 403 insufficient_scope on tools/call"
-run11 step-up "$WORK/state-step-up" --scope mcp:read "$SRV/mcp"
+browse11 step-up "$WORK/state-step-up" mcp-user user123 --callback-timeout 30 --scope mcp:read "$SRV/mcp"
 expect_rc 0 "step11 --scope mcp:read"
 line "^    scope \"mcp:read\" \(from --scope\), resource $(re "$SRV/mcp")\$" "first round asks for mcp:read (from --scope)"
-line "^\[8\] POST .* → 200: access_token eyJhbG…, expires_in 300 s, scope \"mcp:read\"\$" "[8] first token: scope mcp:read"
-line "^\[11\] POST /mcp tools/list \(Bearer eyJhbG…\) → 200: 2 tool\(s\): echo, whoami\$" "[11] tools/list allowed with mcp:read"
-line "^\[12\] POST /mcp tools/call \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:tools\", resource_metadata=\"$(re "$PRM")\", error_description=\"tools/call requires mcp:tools\"\$" \
-  "[12] tools/call → 403 insufficient_scope, scope mcp:tools"
-line "^\[13\] authorization request 2 of at most 3 → $(re "$A_ISS")/protocol/openid-connect/auth\$" "[13] a second authorization round"
+line "^\[7\] POST .* → 200: access_token eyJhbG…, expires_in 300 s, scope \"mcp:read\"\$" "[7] first token: scope mcp:read"
+line "^\[10\] POST /mcp tools/list \(Bearer eyJhbG…\) → 200: 2 tool\(s\): echo, whoami\$" "[10] tools/list allowed with mcp:read"
+line "^\[11\] POST /mcp tools/call \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:tools\", resource_metadata=\"$(re "$PRM")\", error_description=\"tools/call requires mcp:tools\"\$" \
+  "[11] tools/call → 403 insufficient_scope, scope mcp:tools"
+line "^\[12\] authorization request 2 of at most 3 → $(re "$ISS")/protocol/openid-connect/auth\$" "[12] a second authorization round"
 line "^    scope \"mcp:read mcp:tools\" \(step-up: the scope held so far plus the 403 challenge's scope\), resource $(re "$SRV/mcp")\$" \
   "    step-up scope \"mcp:read mcp:tools\""
-line "^\[15\] callback /callback: code $R6, state ✓ \(matches\), iss $(re "$A_ISS") ✓\$" "[15] second callback: state ✓"
-line "^\[16\] POST .* → 200: access_token eyJhbG…, expires_in 300 s, scope \"mcp:read mcp:tools\"\$" "[16] second token: mcp:read mcp:tools"
-line "^\[17\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" "[17] tools/call retried → \"hello from step11\""
-line "^\[19\] done: protocol 2025-11-25, 2 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[19] done: 2 authorization round(s)"
+line "^\[13\] callback /callback: code $R6, state ✓ \(matches\), iss $(re "$ISS") ✓\$" "[13] second callback: state ✓"
+line "^\[14\] POST .* → 200: access_token eyJhbG…, expires_in 300 s, scope \"$SCOPES_USER\"\$" "[14] second token: mcp:read and mcp:tools"
+line "^\[15\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" "[15] tools/call retried → \"hello from step11\""
+line "^\[17\] done: protocol 2025-11-25, 2 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[17] done: 2 authorization round(s)"
 if [ "$(grep -c 'RFC 7591' "$OUT")" = 1 ]; then pass "one registration for both rounds"; else fail "one registration for both rounds: $(grep -c 'RFC 7591' "$OUT")"; fi
-expect_count "$A_LOG" "$REG_201" 2 "stand-in: registrations so far (one per fresh state dir)"
+
+section "a step-up Keycloak cannot grant (mcp-readonly): gives up within the limit"
+browse11 readonly "$WORK/state-readonly" mcp-readonly readonly123 --callback-timeout 30 "$SRV/mcp"
+# The realm grants mcp:tools only to holders of the "tools" role, so both tokens say "mcp:read".
+# The host steps up once per call: the second 403 on tools/call ends the run (exit 1) before
+# prompts/list, and the round limit (3) is never reached.
+expect_rc 1 "step11 as mcp-readonly"
+line "^\[7\] POST .* → 200: access_token eyJhbG…, expires_in 300 s, scope \"mcp:read\"\$" "[7] first token: only mcp:read granted"
+line "^\[11\] POST /mcp tools/call \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:tools\"," "[11] tools/call → 403 insufficient_scope"
+line "^\[12\] authorization request 2 of at most 3 → $(re "$ISS")/protocol/openid-connect/auth\$" "[12] one step-up round"
+line "^    scope \"mcp:read mcp:tools mcp:prompts\" \(step-up: the scope held so far plus the 403 challenge's scope\)," "    step-up scope"
+line "^\[14\] POST .* → 200: access_token eyJhbG…, expires_in 300 s, scope \"mcp:read\"\$" "[14] second token: still only mcp:read"
+line "^\[15\] POST /mcp tools/call \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:tools\"," "[15] tools/call → 403 again"
+no_line "authorization request 3" "no third authorization round"
+no_line "done:|prompts/list" "no done line, no prompts/list"
+error_is 'tools/call: still 403 insufficient_scope after stepping up to scope "mcp:read mcp:tools mcp:prompts"; giving up' \
+  "message: still 403 after stepping up; giving up"
+
+section "the person denies consent: callback with error=access_denied"
+LOGIN_CONSENT=deny browse11 deny "$WORK/state-deny" mcp-user user123 --callback-timeout 30 "$SRV/mcp"
+expect_rc 1 "step11 when the person clicks No on Keycloak's consent page"
+line "^\[6\] callback /callback: code \(none\), state ✓, error access_denied, iss $(re "$ISS") ✓\$" "[6] callback: no code, state ✓, error access_denied, iss ✓"
+error_matches "the authorization server refused: access_denied( \(.*\))?" "message names access_denied"
+no_line '^\[[0-9]+\] POST .*/openid-connect/token' "no token request in the trace"
+
+section "a wrong password: the login page says so, and step11 waits until its --callback-timeout"
+started=$SECONDS
+browse11 wrong-password "$WORK/state-wrong-password" mcp-user not-the-password --callback-timeout 8 "$SRV/mcp"
+elapsed=$((SECONDS - started))
+expect_rc 1 "step11 with --callback-timeout 8"
+if grep -Fxq "login failed: Keycloak says 'Invalid username or password.'" "$BROWSER_LOG"; then
+  pass "the browser driver read Keycloak's message: Invalid username or password."
+else fail "driver log: $(tail -n 2 "$BROWSER_LOG")"; fi
+error_matches "no authorization response reached $CALLBACK within 8 s" "message: no authorization response within 8 s"
+if [ "$elapsed" -ge 8 ] && [ "$elapsed" -le 20 ]; then pass "gave up after ${elapsed}s (timeout 8 s)"; else fail "gave up after ${elapsed}s, expected about 8 s"; fi
+if grep -q 'not-the-password' "$OUT" "$ERR" "$BROWSER_LOG"; then fail "the password appears in an output"; else pass "the password appears in no output"; fi
+
+section "registration refused by the realm's Trusted Hosts policy (changed through the Admin REST API)"
+R="/admin/realms/$KC_REALM"
+kc_admin GET "$R/components?type=org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy" >"$WORK/policies.json"
+jq '.[] | select(.providerId == "trusted-hosts" and .subType == "anonymous")' "$WORK/policies.json" >"$WORK/trusted.json"
+TRUSTED_ID="$(jq -r .id "$WORK/trusted.json")"
+kc_admin PUT "$R/components/$TRUSTED_ID" "$(jq -c '.config["trusted-hosts"] = ["example.org"]' "$WORK/trusted.json")" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: trusted hosts = [example.org] (HTTP 204)"
+browse11 policy "$WORK/state-policy" mcp-user user123 --callback-timeout 30 "$SRV/mcp"
+expect_rc 1 "step11 against a realm that trusts only example.org"
+line "^    issuer $(re "$ISS") ✓ \(the PRM's authorization server\), code_challenge_methods_supported has S256 ✓\$" "discovery went through"
+no_line "authorization request" "no authorization request"
+error_is "registration at $ISS/clients-registrations/openid-connect refused (HTTP 403): insufficient_scope: Policy 'Trusted Hosts' rejected request to client-registration service. Details: URI doesn't match any trusted host or trusted domain" \
+  "message quotes Keycloak's Trusted Hosts refusal (HTTP 403)"
+if [ ! -e "$WORK/state-policy/$(cred_name "$ISS")" ]; then pass "no credentials saved"; else fail "no credentials saved"; fi
+kc_admin PUT "$R/components/$TRUSTED_ID" "$(jq -c . "$WORK/trusted.json")" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: the Trusted Hosts policy restored (HTTP 204)"
+stop_server "$S10_PID"
 
 # ---------------------------------------------------------------------------------------------
 section "a PRM whose resource is another server: refused before any registration"
@@ -242,76 +313,17 @@ section "a PRM whose resource is another server: refused before any registration
 # (Same port on purpose: the PRM URL in the challenge must answer for the resource check to be
 # reached; with an unrelated MCP_SERVER_URL such as http://localhost:9555 the client would stop
 # earlier, at "GET http://localhost:9555/… failed: cannot connect".)
-start_step10 "$A" localhost
+start_step10 "$KEYCLOAK_URL" localhost
 M_PRM="http://localhost:$S10_PORT/.well-known/oauth-protected-resource/mcp"
-regs_before="$(count "$A_LOG" "$REG_201")"; meta_before="$(count "$A_LOG" "$AS_META")"
 run11 mismatch "$WORK/state-mismatch" "$S10/mcp"
 expect_rc 1 "step11 against http://127.0.0.1:$S10_PORT/mcp"
 line "^\[2\] GET $(re "$M_PRM") → 200: resource $(re "http://localhost:$S10_PORT/mcp") ✗\$" "[2] PRM: resource ✗"
 error_is "protected resource metadata at $M_PRM is for resource http://localhost:$S10_PORT/mcp, not for $S10/mcp (RFC 9728 §3.3): refusing to continue" \
   "message: the PRM is for another resource (RFC 9728 §3.3)"
-no_line '^\[3\]' "no step after the PRM"
-expect_count "$A_LOG" "$AS_META" "$meta_before" "stand-in: AS metadata fetches unchanged"
-expect_count "$A_LOG" "$REG_201" "$regs_before" "stand-in: registrations unchanged"
+no_line '^\[3\]' "no step after the PRM (no AS metadata, no registration)"
 if [ ! -e "$WORK/state-mismatch" ]; then pass "no state dir created"; else fail "no state dir created"; fi
 stop_server "$S10_PID"
-
-# ---------------------------------------------------------------------------------------------
-section "a step-up the authorization server cannot grant (mcp-readonly): gives up within the limit"
-start_standin --auto-login mcp-readonly
-B_ISS="$STANDIN_ISSUER"; B_LOG="$WORK/standin.${STANDIN_URL##*:}.log"
-start_step10 "$STANDIN_URL" 127.0.0.1
-run11 readonly "$WORK/state-readonly" "$S10/mcp"
-# The realm drops mcp:tools for a user without the "tools" role (Keycloak's
-# isClientScopePermittedForUser), so both tokens say "mcp:read". mcp_host.rs steps up once per
-# call: the second 403 on tools/call is HostError::StillInsufficient — the run fails (exit 1),
-# it does not go on to prompts/list, and the round limit (3) is never reached.
-expect_rc 1 "step11 as mcp-readonly"
-line "^\[8\] POST .* → 200: access_token eyJhbG…, expires_in 300 s, scope \"mcp:read\"\$" "[8] first token: only mcp:read granted"
-line "^\[12\] POST /mcp tools/call \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:tools\"," "[12] tools/call → 403 insufficient_scope"
-line "^\[13\] authorization request 2 of at most 3 → $(re "$B_ISS")/protocol/openid-connect/auth\$" "[13] one step-up round"
-# The step-up asks for what it asked before (the 401's three scopes) plus the 403's mcp:tools.
-line "^    scope \"mcp:read mcp:tools mcp:prompts\" \(step-up: the scope held so far plus the 403 challenge's scope\)," "    step-up scope"
-line "^\[16\] POST .* → 200: access_token eyJhbG…, expires_in 300 s, scope \"mcp:read\"\$" "[16] second token: still only mcp:read"
-line "^\[17\] POST /mcp tools/call \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:tools\"," "[17] tools/call → 403 again"
-no_line "authorization request 3" "no third authorization round"
-no_line "done:|prompts/list" "no done line, no prompts/list"
-error_is 'tools/call: still 403 insufficient_scope after stepping up to scope "mcp:read mcp:tools mcp:prompts"; giving up' \
-  "message: still 403 after stepping up; giving up"
-expect_count "$B_LOG" "$TOKEN_200" 2 "stand-in: exactly two token requests"
-
-# ---------------------------------------------------------------------------------------------
-section "the user denies: callback with error=access_denied"
-start_standin --deny
-C_ISS="$STANDIN_ISSUER"; C_LOG="$WORK/standin.${STANDIN_URL##*:}.log"
-start_step10 "$STANDIN_URL" 127.0.0.1
-run11 deny "$WORK/state-deny" "$S10/mcp"
-expect_rc 1 "step11 against a stand-in that denies"
-line "^\[6\] GET $(re "$C_ISS")/protocol/openid-connect/auth\?… \(headless, redirects not followed\) → 302 Location: $CALLBACK\?error=access_denied&" \
-  "[6] redirect to the callback with error=access_denied"
-line "^\[7\] callback /callback: code \(none\), state ✓, error access_denied, iss $(re "$C_ISS") ✓\$" "[7] callback: no code, state ✓, error access_denied"
-error_is "the authorization server refused: access_denied (The user denied the request)" "message names access_denied and its description"
-no_line '^\[[0-9]+\] POST .*/openid-connect/token' "no token request in the trace"
-expect_count "$C_LOG" "POST /realms/mcp-realm/protocol/openid-connect/token" 0 "stand-in: no token request"
-
-# ---------------------------------------------------------------------------------------------
-section "registration refused by the realm's Trusted Hosts policy"
-jq '(.components["org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy"][]
-     | select(.providerId == "trusted-hosts") | .config["trusted-hosts"]) = ["example.org"]' \
-  "$REALM_FILE" >"$WORK/realm-example-org.json"
-if jq_true '[.components[][] | select(.providerId == "trusted-hosts") | .config["trusted-hosts"]] == [["example.org"]]' "$WORK/realm-example-org.json"; then
-  pass "modified realm: trusted hosts = [example.org]"
-else fail "modified realm: trusted hosts = [example.org]"; fi
-start_standin --realm-file "$WORK/realm-example-org.json" --auto-login mcp-user
-D_ISS="$STANDIN_ISSUER"
-start_step10 "$STANDIN_URL" 127.0.0.1
-run11 policy "$WORK/state-policy" "$S10/mcp"
-expect_rc 1 "step11 against a realm that trusts only example.org"
-line "^    issuer $(re "$D_ISS") ✓ \(the PRM's authorization server\), code_challenge_methods_supported has S256 ✓\$" "discovery went through"
-no_line "authorization request" "no authorization request"
-error_is "registration at $D_ISS/clients-registrations/openid-connect refused (HTTP 403): insufficient_scope: Policy 'Trusted Hosts' rejected request to client-registration service. Details: URI doesn't match any trusted host or trusted domain" \
-  "message quotes the Trusted Hosts refusal (HTTP 403)"
-if [ ! -e "$WORK/state-policy/$(cred_name "$D_ISS")" ]; then pass "no credentials saved"; else fail "no credentials saved"; fi
+echo "  (tested against Keycloak $KC_VERSION)"
 
 # ---------------------------------------------------------------------------------------------
 section "authorization server metadata without S256 (scripts/fake_oauth.py --mode no-s256)"

@@ -1,16 +1,16 @@
 # shellcheck shell=bash disable=SC2034,SC2119  # BIN, LUA_DIR, CHILD_TICKS: read by the sourcing scripts
 # Shared by scripts/bench.sh, scripts/soak_step8.sh and scripts/fault_step10.sh: release builds,
-# wrk, the Keycloak stand-in, process figures from /proc, and writing a section of
-# docs/benchmarks.md. Built on scripts/lib.sh (start_server, PIDS, cleanup, pass/fail/finish).
+# wrk, real Keycloak (scripts/keycloak_lib.sh), process figures from /proc, and writing a section
+# of docs/benchmarks.md. Built on scripts/lib.sh (start_server, PIDS, cleanup, pass/fail/finish).
 #
 # Everything listens on 127.0.0.1 and every load run is bounded in time (wrk -d).
 
 # shellcheck source=../lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=../keycloak_lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/../keycloak_lib.sh"
 BIN="$ROOT/target/release"
-STANDIN_DIR="$ROOT/scripts/keycloak-standin"
 LUA_DIR="$ROOT/scripts/bench"
-REALM=mcp-realm
 # The binaries read these; a value left in the caller's shell would change what is measured.
 unset RUST_LOG JWT_ISSUER JWT_AUDIENCE KEYCLOAK_URL KEYCLOAK_REALM MCP_SERVER_URL ALLOWED_ORIGINS \
   ALLOWED_HOSTS JWKS_REFRESH_SECONDS JWKS_MIN_REFETCH_SECONDS MCP_PUBLIC_KEY TOKEN_CACHE_SIZE
@@ -31,41 +31,6 @@ ensure_wrk() {
   fi
 }
 
-# ensure_standin_deps: npm ci in scripts/keycloak-standin when node_modules is missing.
-ensure_standin_deps() {
-  command -v node >/dev/null || { echo "node is required for the Keycloak stand-in"; exit 1; }
-  if [ ! -d "$STANDIN_DIR/node_modules/oidc-provider" ]; then
-    echo "installing the stand-in's packages (npm ci in scripts/keycloak-standin)"
-    (cd "$STANDIN_DIR" && npm ci --no-audit --no-fund >/dev/null 2>&1) || { echo "npm ci failed"; exit 1; }
-  fi
-}
-
-# start_standin [PORT]: the Keycloak stand-in on PORT (0 or absent: a free one). Waits (20 s) for
-# its discovery document. Sets STANDIN_PORT, STANDIN_URL (http://localhost:PORT), STANDIN_ISSUER,
-# STANDIN_PID. New signing keys at every start, like a new Keycloak realm.
-start_standin() {
-  local port="${1:-0}" out="$WORK/standin.$RANDOM.out"
-  node "$STANDIN_DIR/server.mjs" --port "$port" >"$out" 2>>"$WORK/standin.log" &
-  STANDIN_PID=$!
-  PIDS+=("$STANDIN_PID")
-  local deadline=$((SECONDS + 20)) line=""
-  while [ $SECONDS -lt $deadline ]; do
-    line="$(sed -n 's#^listening on http://127.0.0.1:##p' "$out" | head -n 1)"
-    [ -n "$line" ] && break
-    kill -0 "$STANDIN_PID" 2>/dev/null || { echo "the stand-in exited:"; tail -5 "$WORK/standin.log"; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$line" ] || { echo "the stand-in did not start within 20 s"; exit 1; }
-  STANDIN_PORT="$line"
-  STANDIN_URL="http://localhost:$STANDIN_PORT"
-  STANDIN_ISSUER="$STANDIN_URL/realms/$REALM"
-  while [ $SECONDS -lt $deadline ]; do
-    curl -fsS --max-time 2 -o /dev/null "$STANDIN_ISSUER/.well-known/openid-configuration" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "the stand-in did not serve discovery within 20 s"; exit 1
-}
-
 # stop_pid PID: stops one process we started, waits for it, and drops it from PIDS (so that the
 # exit trap never signals a recycled PID).
 stop_pid() {
@@ -81,32 +46,22 @@ forget_pid() {
   PIDS=("${kept[@]}")
 }
 
-# standin_token [USER PASSWORD]: a password-grant access token from the stand-in (stdout only).
-standin_token() {
-  curl -fsS --max-time 10 "$STANDIN_ISSUER/protocol/openid-connect/token" \
-    -d grant_type=password -d client_id=mcp-test-client \
-    -d "username=${1:-mcp-user}" -d "password=${2:-user123}" \
-    --data-urlencode 'scope=openid mcp:read mcp:tools' | jq -r .access_token
-}
-
-# standin_tokens N FILE: N distinct stand-in tokens, one per line (4 requests in parallel).
-standin_tokens() {
+# kc_tokens N FILE: N distinct Keycloak access tokens for mcp-user, one per line (4 password
+# grants in parallel).
+kc_tokens() {
   local n="$1" file="$2"
-  seq 1 "$n" | xargs -P 4 -I{} curl -fsS --max-time 10 "$STANDIN_ISSUER/protocol/openid-connect/token" \
+  seq 1 "$n" | xargs -P 4 -I{} curl -fsS --max-time 10 "$KC_ISSUER/protocol/openid-connect/token" \
     -d grant_type=password -d client_id=mcp-test-client -d username=mcp-user -d password=user123 \
     --data-urlencode 'scope=openid mcp:read mcp:tools' -o "$WORK/tok.{}.json"
   for i in $(seq 1 "$n"); do jq -r .access_token "$WORK/tok.$i.json"; done >"$file"
   rm -f "$WORK"/tok.*.json
-  [ "$(grep -c '^eyJ' "$file")" -eq "$n" ] || { echo "could not get $n tokens from the stand-in"; exit 1; }
+  [ "$(grep -c '^eyJ' "$file")" -eq "$n" ] || { echo "could not get $n tokens from Keycloak"; exit 1; }
 }
 
 # start_step8 [ARGS...] / start_step10 [ARGS...] / start_baseline: a release server on a free
 # port (lib.sh's start_server: BASE, SERVER_PID, SERVER_LOG).
 start_step8() { start_server step8 "$@"; }
-start_step10() {
-  KEYCLOAK_URL="$STANDIN_URL" KEYCLOAK_REALM="$REALM" JWT_AUDIENCE=echo-mcp-server \
-    MCP_SERVER_URL=http://localhost:9000 start_server step10 "$@"
-}
+start_step10() { MCP_SERVER_URL=http://localhost:9000 start_server step10 "$@"; }
 start_baseline() { mkdir -p "$WORK/examples"; start_server examples/bench_baseline; }
 
 # /proc figures of a process: resident set now / at its peak (KiB), CPU time (clock ticks).

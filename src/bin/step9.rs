@@ -6,7 +6,7 @@
 //! `aud`, `azp` and roles in a password-grant token. Exit status 1 on any mismatch.
 //!
 //! ```text
-//! docker compose -f env/keycloak/docker-compose.yml up -d     # or: node scripts/keycloak-standin/server.mjs --port 8080
+//! scripts/keycloak.sh start      # Keycloak 26.7.3 on :8080, realm imported (or: docker compose -f env/keycloak/docker-compose.yml up -d)
 //! cargo run --bin step9 -- --env env/keycloak_direct.env
 //! ```
 use std::path::PathBuf;

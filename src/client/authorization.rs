@@ -552,7 +552,7 @@ fn same_endpoint(a: &Url, b: &Url) -> bool {
 }
 
 /// `--headless`: plays the browser for an authorization server that approves without a login
-/// page (the MCP conformance suite's fake AS; the Keycloak stand-in with `--auto-login`). GETs the
+/// page (the MCP conformance suite's fake AS). GETs the
 /// authorization URL **without following redirects**, reads `Location`, and — when it points at
 /// `redirect_uri` — delivers it there, to this client's own listener, as a browser would. Anything
 /// else (a login page, a redirect to the AS's own login screens, an error page) means a person is

@@ -118,7 +118,7 @@ pub async fn apply_realm(
         200..=299 => {}
         404 => {
             return Err(format!(
-                "admin login failed (HTTP 404 Not Found): {token_url} does not exist; --apply needs a real Keycloak (the stand-in has no Admin REST API)"
+                "admin login failed (HTTP 404 Not Found): {token_url} does not exist; is this Keycloak (its Admin REST API answers there)?"
             ));
         }
         _ => {
