@@ -50,7 +50,7 @@ echo "  minted $(wc -l <"$WORK/step8-distinct.txt") local tokens in $((SECONDS -
 use_keycloak
 kc_token mcp-user user123 "openid mcp:read mcp:tools" >"$WORK/step10-one.txt" || exit 1
 kc_tokens "$KC_DISTINCT" "$WORK/step10-distinct.txt"
-echo "  got $(wc -l <"$WORK/step10-distinct.txt") stand-in tokens"
+echo "  got $(wc -l <"$WORK/step10-distinct.txt") Keycloak tokens"
 
 # measure NAME MODE TOKEN_FILE [WARM-UP TOKEN_FILE]: warm-up, then the measured run against the
 # server that was just started ($BASE, $SERVER_PID); appends one JSON line to $RESULTS and stops

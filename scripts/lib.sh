@@ -104,6 +104,30 @@ request() {
   STATUS="$(curl -sS -X "$method" -o "$BODY" -D "$HEADERS" -w '%{http_code}' --max-time 20 "$@" "$BASE$path")" || STATUS="curl-error"
 }
 
+# raw_http REQUEST: sends REQUEST (printf escapes: \r\n) as bytes to BASE's host and port, for
+# what curl will not send (two Host or Origin headers, none at all). Sets STATUS, $HEADERS, $BODY.
+raw_http() {
+  local hostport="${BASE#http://}"
+  printf "$1" | python3 -c '
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)), timeout=10)
+s.sendall(sys.stdin.buffer.read())
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+head, _, body = data.partition(b"\r\n\r\n")
+lines = head.decode("latin-1").split("\r\n")
+open(sys.argv[2], "w").write("\r\n".join(lines) + "\r\n")
+open(sys.argv[3], "wb").write(body)
+print(lines[0].split(" ")[1])
+' "$hostport" "$HEADERS" "$BODY" >"$WORK/raw.status" 2>/dev/null || { STATUS="connection-error"; return; }
+  STATUS="$(cat "$WORK/raw.status")"
+}
+
 # rpc JSON [CURL ARGS...]: POST /mcp with Content-Type application/json.
 rpc() {
   local body="$1"; shift

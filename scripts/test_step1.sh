@@ -32,13 +32,26 @@ expect_header Content-Type '^application/json$' "health is application/json"
 expect_jq '.status == "healthy" and .step == 1' "health says status healthy, step 1"
 expect_no_header Mcp-Session-Id "health issues no session"
 
-section "/health is outside the guard"
+section "/health: a probe (GET or HEAD) is answered whoever asks; only callers the guard accepts see details"
 request GET /health -H 'Origin: http://evil.com'
 expect_status 200 "health with a foreign Origin"
+expect_jq '. == {"status":"healthy"}' "… says only {\"status\":\"healthy\"} to a foreign page (DNS rebinding learns nothing more)"
 request GET /health -H 'Host: evil.com'
 expect_status 200 "health with a foreign Host"
+expect_jq '. == {"status":"healthy"}' "… says only {\"status\":\"healthy\"} to an unknown Host"
 request GET /health -H 'Origin: null' -H 'Host: attacker.example:80'
 expect_status 200 "health with Origin null and a foreign Host"
+expect_jq '. == {"status":"healthy"}' "… and only that"
+STATUS="$(curl -sS -I -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: evil.com' "$BASE/health")"
+expect_status 200 "HEAD /health with a foreign Host"
+request GET /health -H 'Origin: http://localhost:6274'
+expect_jq '.status == "healthy" and .step == 1' "a loopback page sees the details (step)"
+for method in POST PUT DELETE OPTIONS; do
+  request "$method" /health -H 'Host: evil.com'
+  expect_status 403 "$method /health with a foreign Host: refused by the guard like any other request"
+done
+request POST /health
+expect_status 405 "POST /health from a loopback client: 405 (only GET and HEAD exist)"
 
 section "step 1 has no MCP endpoint"
 request POST /mcp -H 'Content-Type: application/json' --data-binary '{"jsonrpc":"2.0","id":1,"method":"ping"}'
@@ -50,7 +63,7 @@ expect_status 404 "GET /mcp"
 section "Origin allowed"
 request GET /mcp
 expect_passed "no Origin"
-for origin in 'http://localhost:6274' 'http://127.0.0.1:1' 'http://[::1]:3000' 'https://localhost' 'HTTP://LOCALHOST:9000'; do
+for origin in 'http://localhost:6274' 'http://127.0.0.1:1' 'http://[::1]:3000' 'https://localhost'; do
   request GET /mcp -H "Origin: $origin"
   expect_passed "Origin $origin"
 done
@@ -71,6 +84,18 @@ for origin in 'http://evil.com' 'http://127.0.0.1.nip.io' 'http://localhost@evil
 done
 request POST /mcp -H 'Origin: http://localhost.evil.com' -H 'Content-Type: application/json' --data-binary '{"jsonrpc":"2.0","id":1,"method":"ping"}'
 expect_status 403 "POST with a look-alike Origin is refused before routing"
+expect_header Connection '^close$' "… with Connection: close (its body was not read)"
+
+section "Origin: only the serialized form (RFC 6454 §6.2), and only one"
+for origin in 'HTTP://LOCALHOST:9000' 'http:localhost' 'http://%6cocalhost' 'http://0x7f000001' 'http://127.1' 'http://2130706433' 'http://localhost:80' 'https://localhost:443'; do
+  request GET /mcp -H "Origin: $origin"
+  expect_status 403 "Origin $origin (parses as a URL; no browser sends it) is refused"
+  expect_jq '.error.message | contains("rejected (not a serialized origin (RFC 6454 §6.2))") or contains("rejected (malformed origin)")' "… the reason says it is not a serialized origin"
+  expect_no_header Access-Control-Allow-Origin "… and nothing is echoed"
+done
+raw_http "GET /mcp HTTP/1.1\r\nHost: localhost\r\nOrigin: http://localhost:6274\r\nOrigin: http://evil.com\r\nConnection: close\r\n\r\n"
+expect_status 403 "two Origin headers (the first allowed): refused"
+expect_jq '.error.message == "Forbidden: Origin \"(several)\" rejected (more than one Origin header)"' "… the reason says there are several"
 
 section "Host"
 for host in 'localhost:9000' '127.0.0.1' '[::1]:9000' 'LOCALHOST'; do
@@ -85,12 +110,30 @@ expect_forbidden Host 'localhost.evil.com:9000'
 request GET /mcp -H 'Host: mcp.example.com' -H 'Origin: http://localhost:6274'
 expect_status 403 "a loopback Origin does not excuse a foreign Host"
 
+section "Host and the request target: strict authorities (RFC 3986 §3.2, RFC 9112 §3.2)"
+for host in '[::1]evil.com' '[::1]]:80' 'localhost:+80' 'localhost:65536' 'local host' 'user@localhost' '[zz]:80'; do
+  request GET /mcp -H "Host: $host"
+  expect_status 400 "Host $host is not an authority: 400"
+  expect_jq '.error.code == -32600 and (.error.message | startswith("Bad Request: Host ")) and (.error.message | endswith("(malformed authority)"))' "… JSON-RPC -32600, the reason says malformed authority"
+  expect_header Connection '^close$' "… with Connection: close"
+done
+raw_http "GET /mcp HTTP/1.1\r\nHost: localhost\r\nHost: evil.com\r\nConnection: close\r\n\r\n"
+expect_status 400 "two Host headers (the first loopback): 400"
+expect_jq '.error.message == "Bad Request: Host \"(several)\" (more than one Host header)"' "… the reason says there are several"
+raw_http "GET /mcp HTTP/1.1\r\nConnection: close\r\n\r\n"
+expect_status 400 "no Host header at all: 400"
+request GET /mcp --request-target 'http://evil.com/mcp' -H 'Host: localhost'
+expect_status 403 "absolute-form target http://evil.com/mcp with a loopback Host: the target's authority counts"
+expect_jq '.error.message | contains("request target \"evil.com\" rejected")' "… the reason names the request target"
+request GET /mcp --request-target "http://localhost:9000/mcp"
+expect_passed "absolute-form target http://localhost:9000/mcp"
+
 section "allow-lists from flags"
 start_server step1 --allow-origin https://app.example.com --allow-host mcp.example.com
 request GET /mcp -H 'Origin: https://app.example.com'
 expect_passed "--allow-origin https://app.example.com"
 request GET /mcp -H 'Origin: https://app.example.com:443'
-expect_passed "the same origin with its default port"
+expect_status 403 "the same origin with its default port written out: not the serialized form, refused"
 request GET /mcp -H 'Origin: http://app.example.com'
 expect_forbidden Origin 'http://app.example.com'
 request GET /mcp -H 'Origin: https://app.example.com.evil.com'

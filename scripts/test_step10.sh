@@ -149,7 +149,6 @@ expect_status 200 "mcp-user whoami"
 USER_SUB="$(jq -r '.users[] | select(.username == "mcp-user") | .id' "$REALM_FILE")"
 expect_jq ".result.structuredContent | .username == \"mcp-user\" and .subject == \"$USER_SUB\" and .client_id == \"mcp-test-client\"" \
   "whoami: username mcp-user, sub from the realm file, client mcp-test-client"
-# (A real Keycloak adds its default realm roles, e.g. default-roles-mcp-realm, to realm_access.)
 expect_jq '.result.structuredContent.roles | index("read-only") != null and index("tools") != null and index("prompts") == null and index("admin") == null' \
   "whoami: roles read-only and tools (resource_access.echo-mcp-server), not prompts or admin"
 expect_jq '[.result.structuredContent.scopes[] | select(startswith("mcp:"))] | sort == ["mcp:read","mcp:tools"]' "whoami: MCP scopes mcp:read mcp:tools"

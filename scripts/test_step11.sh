@@ -194,7 +194,7 @@ line "^    scope \"mcp:read mcp:tools mcp:prompts\" \(from the challenge's scope
   "    scope from the challenge, resource = the PRM's resource (RFC 8707)"
 line "^    client_id $(re "$CID"), redirect_uri $CALLBACK, code_challenge [A-Za-z0-9_-]{43} \(S256 of verifier $R6\), state $R6\$" \
   "    PKCE code_challenge (43 characters, S256), verifier and state shown redacted"
-line "^    opened the browser \(the BROWSER command, else the desktop's opener\) — waiting up to 30 s for the redirect to $CALLBACK:\$" \
+line "^    opened the browser \(the BROWSER command\) — waiting up to 30 s for the redirect to $CALLBACK:\$" \
   "    the browser was opened with \$BROWSER"
 line "^    $(re "$ISS")/protocol/openid-connect/auth\?response_type=…&client_id=…&redirect_uri=…&scope=…&resource=…&code_challenge=…&code_challenge_method=…&state=…\$" \
   "    the URL is shown without its values once the browser has it"

@@ -169,6 +169,7 @@ request POST /mcp -H 'Content-Type:' --data-binary "$PING"
 expect_rpc_error 415 -32600 null "no Content-Type"
 request POST /mcp -H 'Content-Type: application/jsonx' --data-binary "$PING"
 expect_status 415 "application/jsonx"
+expect_header Connection '^close$' "the 415 closes the connection (its body was not read)"
 
 section "Accept (406)"
 rpc "$PING" -H 'Accept: */*'
@@ -200,6 +201,17 @@ head -c $((1048576 - 64)) /dev/zero | tr '\0' 'a' >>"$just"
 printf '"}}' >>"$just"
 request POST /mcp -H 'Content-Type: application/json' --data-binary @"$just"
 expect_status 200 "a body just under 1 MiB is served"
+expect_no_header Connection "… on a connection that stays open"
+
+section "body errors: 413 before reading with Expect: 100-continue, 400 for broken framing"
+raw_http "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n\r\n"
+expect_status 413 "Expect: 100-continue with Content-Length 2000000: 413 at once, no 100 Continue first"
+expect_header Connection '^close$' "… and Connection: close"
+expect_jq '.error.code == -32600 and (.error.message | contains("1048576 bytes"))' "… the body names the limit"
+raw_http "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+expect_status 400 "chunked framing with a size that is not hex: 400, not 413"
+expect_jq '.error.code == -32600 and .error.message == "Bad Request: the request body could not be read (malformed framing or cut short)"' "… the body says the framing is broken"
+expect_header Connection '^close$' "… and Connection: close"
 
 section "other HTTP methods (405 Allow: POST)"
 for method in GET DELETE PUT PATCH; do

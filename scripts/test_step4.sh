@@ -49,6 +49,19 @@ expect_jq '.result.isError == false and .result.content[0].text == ""' "an empty
 call '"s"' '{"name":"echo","arguments":{"message":"y","repeat_count":2.0},"_meta":{"progressToken":"t"}}'
 expect_jq '.id == "s" and .result.content[0].text == "yy"' "2.0 counts as the integer 2; _meta is ignored"
 
+section "the result is capped at 65536 bytes (64 KiB)"
+M16K="$(head -c 16384 /dev/zero | tr '\0' 'a')"
+call 7 "{\"name\":\"echo\",\"arguments\":{\"message\":\"$M16K\",\"repeat_count\":4}}"
+expect_jq '.result.isError == false and (.result.content[0].text | length) == 65536' "16384 bytes x 4 = 65536 bytes: exactly at the cap, allowed"
+call 8 "{\"name\":\"echo\",\"arguments\":{\"message\":\"${M16K}b\",\"repeat_count\":4}}"
+expect_tool_error 8 'the result would be 65540 bytes (16385 bytes x 4); the limit is 65536 bytes' "16385 bytes x 4: over the cap"
+M1M="$(head -c 1000000 /dev/zero | tr '\0' 'a')"
+printf '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"message":"%s","repeat_count":10}}}' "$M1M" >"$WORK/big.json"
+STATUS="$(curl -sS -o "$BODY" -w '%{http_code} %{size_download}' --max-time 20 -H 'Content-Type: application/json' --data-binary @"$WORK/big.json" "$BASE/mcp")"
+size="${STATUS#* }"; STATUS="${STATUS%% *}"
+expect_tool_error 9 'the result would be 10000000 bytes (1000000 bytes x 10); the limit is 65536 bytes' "a 1 MB message x 10"
+if [ "$size" -lt 1000 ]; then pass "… answered in $size bytes, not 20 MB"; else fail "answered in $size bytes"; fi
+
 section "argument errors are isError results (the model can correct them)"
 call 10 '{"name":"echo","arguments":{}}'
 expect_tool_error 10 '\"message\" is required' "missing message"

@@ -241,9 +241,10 @@ expect_exit 1 "--generate-keys again without --force exits 1" "$BIN/generate-tok
 expect_output '--force' "the refusal says --force"
 expect_output "$KD/p.pem" "the refusal names the file"
 check "the refused run changed nothing" test "$before" = "$(sha256sum "$KD/p.pem" "$KD/pub.pem")"
+chmod 644 "$KD/p.pem"   # as a committed key file is in a fresh clone
 expect_exit 0 "--generate-keys --force replaces the pair" "$BIN/generate-token" --generate-keys --force --key "$KD/p.pem" --public-key "$KD/pub.pem"
 check "--force wrote a new key" test "$before" != "$(sha256sum "$KD/p.pem" "$KD/pub.pem")"
-check "the replaced private key is still 0600" test "$(stat -c %a "$KD/p.pem")" = 600
+check "the replaced private key (0644 before) is 0600" test "$(stat -c %a "$KD/p.pem")" = 600
 t="$(gen --username alice --key "$KD/p.pem")"; remember newkey "$t"
 check "a token signed with the new key has another kid" jq_on "$(jwt_part "$t" 0)" ".kid != \"$THUMB\""
 openssl rsa -pubin -in "$KD/pub.pem" -out "$WORK/newpub.pem" 2>/dev/null

@@ -131,6 +131,9 @@ rpc "$(body_for tools/call 307)" -H "Authorization: Bearer $T"
 expect_status 200 "scope \"  mcp:read   mcp:tools  \" (repeated spaces) is tolerated: tools/call"
 rpc '{"jsonrpc":"2.0","id":308,"method":"tools/call","params":{"name":"whoami"}}' -H "Authorization: Bearer $T"
 expect_jq '.result.structuredContent.scopes == ["mcp:read","mcp:tools"]' "… and parsed into [\"mcp:read\",\"mcp:tools\"]"
+T="$(forge_rs256 "$(header_json)" "$(claims_json '.scope = "mcp:read\tmcp:tools"')")"; remember "tab" "$T"
+rpc "$(body_for tools/list 311)" -H "Authorization: Bearer $T"
+expect_forbidden "scope \"mcp:read<TAB>mcp:tools\" is one unknown scope (RFC 6749 §3.3: space-delimited)" 311 mcp:read
 T="$(forge_rs256 "$(header_json)" "$(claims_json '.scope = ["mcp:read","mcp:tools"]')")"; remember "scope array" "$T"
 rpc "$(body_for tools/list 309)" -H "Authorization: Bearer $T"
 expect_forbidden "scope as a JSON array (not the OAuth string form) grants nothing" 309 mcp:read
@@ -154,6 +157,9 @@ expect_tokens_not_leaked
 section "verified-token cache settings"
 request GET /health
 expect_jq '.token_cache.capacity == 10000' "/health reports the token cache (default 10000 entries)"
+request GET /health -H 'Origin: http://evil.example'
+expect_status 200 "/health from a foreign page (DNS rebinding): still answered"
+expect_jq '. == {"status":"healthy"}' "… without the token cache's counters"
 expect_exit 1 "TOKEN_CACHE_SIZE that is not a number stops step8" timeout 10 env TOKEN_CACHE_SIZE=lots "$BIN/step8" --port 0
 expect_output 'TOKEN_CACHE_SIZE: "lots" is not valid: a whole number of entries is expected' "the message names TOKEN_CACHE_SIZE"
 finish

@@ -252,6 +252,9 @@ run_token_corpus() {
     401 invalid_token "signature verification failed"
   case_token "no kid in the header" "$(forge_rs256 "$(header_json 'del(.kid)')" "$(claims_json)")" \
     401 invalid_token "kid"
+  case_token "crit lists an extension (RFC 7515 §4.1.11), validly signed" \
+    "$(forge_rs256 "$(header_json '.crit = ["exp"] | .exp = 1')" "$(claims_json)")" \
+    401 invalid_token "unsupported critical header"
 
   section "bearer corpus: time claims (leeway 30 s)"
   case_token "expired (--expires -1h)" "$(gen --username alice --expires -1h)" 401 invalid_token "token expired"

@@ -35,7 +35,7 @@ use crate::auth::token_cache::{self, TokenCache, Verified};
 use crate::http::config::ConfigError;
 use crate::http::request_log::LogUser;
 use crate::http::server::PublicUrl;
-use crate::http::service::{BoxedResponse, HttpService};
+use crate::http::service::{BoxedResponse, HttpService, announces_body, close_after};
 
 /// Clock skew allowed on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECONDS: u64 = 30;
@@ -257,6 +257,11 @@ impl TokenValidator {
             return Err(AuthError::InvalidToken(format!(
                 "algorithm {shown} is not accepted (RS256 only)"
             )));
+        }
+        // RFC 7515 §4.1.11: a recipient must reject a JWS whose `crit` lists an extension it does
+        // not understand. This server understands none, so any `crit` is refused.
+        if header.get("crit").is_some() {
+            return Err(invalid("unsupported critical header (crit)"));
         }
         let kid = header
             .get("kid")
@@ -510,14 +515,18 @@ impl BearerAuth {
     }
 
     /// The refusal for `error`: logged (the reason, never the token) and answered with its
-    /// challenge.
-    fn refuse(&self, error: &AuthError) -> Response {
+    /// challenge; with `Connection: close` when the request's body goes unread.
+    fn refuse(&self, error: &AuthError, has_body: bool) -> Response {
         let reason = error
             .code_and_description()
             .map(|(_, d)| d)
             .unwrap_or_else(|| "no bearer token".into());
         tracing::info!(target: "mcp_auth_steps::auth", reason, "request not authenticated");
-        self.challenge.response(error)
+        let mut response = self.challenge.response(error);
+        if has_body {
+            close_after(&mut response);
+        }
+        response
     }
 }
 
@@ -558,9 +567,13 @@ impl<S: HttpService> Service<Request> for Authenticated<S> {
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
+        let has_body = announces_body(request.headers());
         let token = match bearer_token(request.headers()) {
             Ok(token) => token,
-            Err(error) => return Box::pin(std::future::ready(Ok(self.auth.refuse(&error)))),
+            Err(error) => {
+                let refusal = self.auth.refuse(&error, has_body);
+                return Box::pin(std::future::ready(Ok(refusal)));
+            }
         };
         let cache = self.auth.token_cache.as_deref();
         // This exact token verified before (steps 8 and 10): on to the route at once.
@@ -584,7 +597,7 @@ impl<S: HttpService> Service<Request> for Authenticated<S> {
                     admit(&mut request, identity);
                     route.call(request).await
                 }
-                Err(error) => Ok(auth.refuse(&error)),
+                Err(error) => Ok(auth.refuse(&error, has_body)),
             }
         })
     }

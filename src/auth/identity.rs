@@ -65,7 +65,8 @@ impl Identity {
 /// duplicates dropped, order kept.
 pub fn parse_scope(raw: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for s in raw.split([' ', '\t']).filter(|s| !s.is_empty()) {
+    // RFC 6749 §3.3: scope tokens are separated by spaces (%x20) only; a tab is not a separator.
+    for s in raw.split(' ').filter(|s| !s.is_empty()) {
         if !out.iter().any(|o| o == s) {
             out.push(s.to_string());
         }
@@ -143,6 +144,18 @@ mod tests {
             vec!["mcp:read", "mcp:tools"]
         );
         assert!(parse_scope("   ").is_empty());
+    }
+
+    #[test]
+    fn scope_strings_split_on_spaces_only() {
+        assert_eq!(
+            parse_scope("mcp:read\tmcp:tools"),
+            vec!["mcp:read\tmcp:tools"]
+        );
+        assert_eq!(
+            parse_scope("mcp:read\nmcp:tools mcp:x"),
+            vec!["mcp:read\nmcp:tools", "mcp:x"]
+        );
     }
 
     #[test]

@@ -236,6 +236,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .mode(0o600)
         .open(path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    // `mode` applies only when the file is created: an existing file (replaced with --force)
+    // keeps its mode unless it is set here, before the key is written into it.
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     file.write_all(bytes)
         .map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -276,6 +281,11 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&private).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+            // Replacing a key file that is readable by others (0644, as in a fresh clone).
+            std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o644)).unwrap();
+            write_pair(&key, &private, &public, true).unwrap();
+            let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "--force leaves the private key 0600");
         }
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -494,25 +494,38 @@ fn html_escape(s: &str) -> String {
 
 // ---------------------------------------------------------------- the user agent
 
+/// How the authorization URL reached a browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// The command in `$BROWSER` was started: it has the URL.
+    Browser,
+    /// The desktop's opener was started; it may still show nothing (no desktop session).
+    Desktop,
+    /// Nothing could be started: the person must open the URL.
+    No,
+}
+
 /// Opens the URL in a browser: the command in `$BROWSER` when it is set (the convention that
 /// command-line tools follow: the first of its `:`-separated entries, split on spaces, `%s`
 /// replaced by the URL or the URL appended), else the desktop's opener (`open` on macOS,
-/// `xdg-open` elsewhere). Returns false when no command could be started; the caller then shows
-/// the URL for the person to open.
-pub fn open_browser(url: &Url) -> bool {
+/// `xdg-open` elsewhere).
+pub fn open_browser(url: &Url) -> Opened {
     let configured = std::env::var("BROWSER").unwrap_or_default();
-    let (program, args) = match browser_command(&configured, url.as_str()) {
-        Some(command) => command,
-        None if cfg!(target_os = "macos") => ("open".to_string(), vec![url.to_string()]),
-        None => ("xdg-open".to_string(), vec![url.to_string()]),
+    let (program, args, opened) = match browser_command(&configured, url.as_str()) {
+        Some((program, args)) => (program, args, Opened::Browser),
+        None if cfg!(target_os = "macos") => {
+            ("open".into(), vec![url.to_string()], Opened::Desktop)
+        }
+        None => ("xdg-open".into(), vec![url.to_string()], Opened::Desktop),
     };
-    std::process::Command::new(program)
+    let started = std::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .is_ok()
+        .is_ok();
+    if started { opened } else { Opened::No }
 }
 
 /// `$BROWSER` as a program and its arguments for `url`; `None` when it names no command.
@@ -531,8 +544,8 @@ fn browser_command(browser: &str, url: &str) -> Option<(String, Vec<String>)> {
     Some((program, args))
 }
 
-/// The authorization URL as the trace shows it once a browser has it: the endpoint and the
-/// parameter names, with `state` and `code_challenge` left out.
+/// The authorization URL as the trace shows it once a browser has it: the endpoint and every
+/// parameter's name, each value replaced by `…` (so `state` is not printed in full).
 pub fn shown_authorization_url(url: &Url) -> String {
     let names: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
     format!("{}?{}=…", without_query(url), names.join("=…&"))

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::client::authorization::{
-    self, AuthorizationError, AuthorizationRequest, CallbackListener, Pkce, TokenRequest,
+    self, AuthorizationError, AuthorizationRequest, CallbackListener, Opened, Pkce, TokenRequest,
     check_callback, check_issuer, new_state, select_scope, union_scopes,
 };
 use crate::client::discovery::{BearerChallenge, Discovery, DiscoveryError, discover};
@@ -584,18 +584,18 @@ impl McpHost {
             let opened = authorization::open_browser(&url);
             trace.detail(format_args!(
                 "{} — waiting up to {} s for the redirect to {redirect_uri}:",
-                if opened {
-                    "opened the browser (the BROWSER command, else the desktop's opener)"
-                } else {
-                    "no browser could be started: open this URL yourself"
+                match opened {
+                    Opened::Browser => "opened the browser (the BROWSER command)",
+                    Opened::Desktop =>
+                        "asked the desktop to open the browser; if none shows up, open this URL yourself",
+                    Opened::No => "no browser could be started: open this URL yourself",
                 },
                 self.opts.callback_timeout.as_secs()
             ));
-            // The full URL (its state included) only when the person must copy it.
-            if opened {
-                trace.detail(authorization::shown_authorization_url(&url));
-            } else {
-                trace.detail(&url);
+            // The full URL (its state included) only when the person may have to copy it.
+            match opened {
+                Opened::Browser => trace.detail(authorization::shown_authorization_url(&url)),
+                Opened::Desktop | Opened::No => trace.detail(&url),
             }
             listener.wait(self.opts.callback_timeout).await?
         };

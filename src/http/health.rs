@@ -1,13 +1,20 @@
-//! Step 1: `GET /health` — public, never behind the Origin guard or auth.
+//! Step 1: `GET /health` — public: never behind auth, and answered even when the Origin guard
+//! would refuse the caller.
 //!
 //! Always `{"status":"healthy", ...}`; later steps add fields that say what is switched on
-//! (`"auth_required": true`) or how a dependency is doing (step 10's key cache).
+//! (`"auth_required": true`) or how a dependency is doing (step 10's key cache, the token
+//! cache's counters). Those details go only to callers the guard accepts: a probe the guard would
+//! have refused ([`Unvetted`]: a page on a foreign origin, as in DNS rebinding, or an unknown
+//! Host) gets `{"status":"healthy"}` and nothing else.
 
 use std::sync::Arc;
 
+use axum::extract::Request;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
+
+use crate::http::origin_guard::Unvetted;
 
 /// Extra fields computed per request (e.g. the JWKS cache's state).
 pub type DynamicFields = Arc<dyn Fn() -> Map<String, Value> + Send + Sync>;
@@ -61,7 +68,15 @@ impl Health {
 
     /// The `/health` route.
     pub fn router(self) -> Router {
-        Router::new().route("/health", get(move || async move { Json(self.report()) }))
+        Router::new().route(
+            "/health",
+            get(move |request: Request| async move {
+                if request.extensions().get::<Unvetted>().is_some() {
+                    return Json(json!({"status": "healthy"}));
+                }
+                Json(self.report())
+            }),
+        )
     }
 }
 

@@ -18,7 +18,7 @@ use std::convert::Infallible;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use reqwest::Url;
 use tower::Service;
@@ -72,9 +72,9 @@ impl OriginGuard {
         Ok(Self { origins, hosts })
     }
 
-    /// Is this `Origin` header value allowed?
+    /// Is this `Origin` header value allowed? Only the serialized form is (RFC 6454 §6.2).
     pub fn check_origin(&self, value: &str) -> Result<(), &'static str> {
-        let origin = parse_origin(value)?;
+        let origin = parse_serialized_origin(value)?;
         let host = match origin.host() {
             Some(url::Host::Domain(d)) => d.to_string(),
             Some(url::Host::Ipv4(ip)) => ip.to_string(),
@@ -110,8 +110,9 @@ impl OriginGuard {
         Err("not a loopback or allowed host")
     }
 
-    /// Puts the guard in front of `app`: every request but `GET /health` is checked before it
-    /// reaches the router, so a refusal is the same 403 whatever the path or method, known or not.
+    /// Puts the guard in front of `app`: every request is checked before it reaches the router, so
+    /// a refusal is the same 403 whatever the path or method, known or not. The one exception is
+    /// a health probe (`GET` or `HEAD /health`): it is answered, marked [`Unvetted`].
     pub fn protect<S: HttpService>(self, app: S) -> Guarded<S> {
         Guarded {
             rules: Arc::new(self),
@@ -119,6 +120,11 @@ impl OriginGuard {
         }
     }
 }
+
+/// Marks a health probe that the guard's rules would have refused (a page on a foreign origin, or
+/// a Host the server does not know): `/health` then says only `{"status":"healthy"}`.
+#[derive(Debug, Clone, Copy)]
+pub struct Unvetted;
 
 /// An app behind the guard ([`OriginGuard::protect`]).
 ///
@@ -139,13 +145,18 @@ impl<S: HttpService> Service<Request> for Guarded<S> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
-        if request.uri().path() != "/health"
-            && let Err(rejection) = self.rules.inspect(request.headers(), request.uri())
-        {
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        if let Err(rejection) = self.rules.inspect(request.headers(), request.uri()) {
+            // A health probe (GET or HEAD /health) is answered whoever sends it, e.g. a load
+            // balancer with its own Host; it only learns that the server is up (see `health`).
+            let probe = request.uri().path() == "/health"
+                && matches!(*request.method(), Method::GET | Method::HEAD);
+            if probe {
+                request.extensions_mut().insert(Unvetted);
+                return Box::pin(self.inner.call(request));
+            }
             tracing::warn!(target: "mcp_auth_steps::http::origin_guard", "{}", rejection.message);
-            let refusal = (StatusCode::FORBIDDEN, axum::Json(rejection.body())).into_response();
-            return Box::pin(std::future::ready(Ok(refusal)));
+            return Box::pin(std::future::ready(Ok(rejection.response())));
         }
         Box::pin(self.inner.call(request))
     }
@@ -153,6 +164,13 @@ impl<S: HttpService> Service<Request> for Guarded<S> {
 
 impl OriginGuard {
     fn inspect(&self, headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), Rejection> {
+        if headers.get_all(header::ORIGIN).iter().nth(1).is_some() {
+            return Err(forbidden(
+                "Origin",
+                "(several)",
+                "more than one Origin header",
+            ));
+        }
         if let Some(origin) = headers.get(header::ORIGIN) {
             let shown = shown(origin.as_bytes());
             let text = origin
@@ -161,18 +179,42 @@ impl OriginGuard {
             self.check_origin(text)
                 .map_err(|why| forbidden("Origin", &shown, why))?;
         }
-        let host = match headers.get(header::HOST) {
-            Some(value) => value
-                .to_str()
-                .map_err(|_| forbidden("Host", &shown(value.as_bytes()), "not ASCII"))?,
-            // HTTP/2 carries the authority in the URI instead of a Host header.
-            None => match uri.authority() {
-                Some(authority) => authority.as_str(),
-                None => return Err(forbidden("Host", "(none)", "a Host header is required")),
-            },
+        // RFC 9112 §3.2: exactly one valid Host, else 400. With an absolute-form target
+        // (`POST http://host/mcp`) the target's authority is the one that counts (§3.2.2), so it
+        // is checked too; HTTP/2 carries only that.
+        let mut hosts = headers.get_all(header::HOST).iter();
+        let host = match (hosts.next(), hosts.next()) {
+            (Some(_), Some(_)) => {
+                return Err(bad_request(
+                    "Host",
+                    "(several)",
+                    "more than one Host header",
+                ));
+            }
+            (Some(value), None) => Some(
+                value
+                    .to_str()
+                    .map_err(|_| bad_request("Host", &shown(value.as_bytes()), "not ASCII"))?,
+            ),
+            (None, _) => None,
         };
-        self.check_host(host)
-            .map_err(|why| forbidden("Host", &shown(host.as_bytes()), why))
+        let target = uri.authority().map(|a| a.as_str());
+        if host.is_none() && target.is_none() {
+            return Err(bad_request("Host", "(none)", "a Host header is required"));
+        }
+        for (what, value) in [("Host", host), ("request target", target)] {
+            let Some(value) = value else { continue };
+            if split_host(value.trim()).is_none() {
+                return Err(bad_request(
+                    what,
+                    &shown(value.as_bytes()),
+                    "malformed authority",
+                ));
+            }
+            self.check_host(value)
+                .map_err(|why| forbidden(what, &shown(value.as_bytes()), why))?;
+        }
+        Ok(())
     }
 }
 
@@ -184,7 +226,18 @@ fn shown(bytes: &[u8]) -> String {
 
 fn forbidden(what: &str, value: &str, why: &str) -> Rejection {
     Rejection {
+        status: StatusCode::FORBIDDEN,
+        code: ORIGIN_REJECTED,
         message: format!("Forbidden: {what} {value:?} rejected ({why})"),
+    }
+}
+
+/// A request that is not valid HTTP where the guard looks (RFC 9112 §3.2): 400, JSON-RPC -32600.
+fn bad_request(what: &str, value: &str, why: &str) -> Rejection {
+    Rejection {
+        status: StatusCode::BAD_REQUEST,
+        code: -32600,
+        message: format!("Bad Request: {what} {value:?} ({why})"),
     }
 }
 
@@ -196,6 +249,8 @@ pub const ORIGIN_REJECTED: i64 = -32001;
 /// Why the guard refused a request.
 #[derive(Debug, Clone)]
 struct Rejection {
+    status: StatusCode,
+    code: i64,
     message: String,
 }
 
@@ -204,8 +259,19 @@ impl Rejection {
     fn body(&self) -> serde_json::Value {
         serde_json::json!({
             "jsonrpc": "2.0",
-            "error": {"code": ORIGIN_REJECTED, "message": self.message},
+            "error": {"code": self.code, "message": self.message},
         })
+    }
+
+    /// The answer: its status, the JSON body, and `Connection: close` (the request's body, if
+    /// any, is not read, so the connection cannot carry another request).
+    fn response(&self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        response
     }
 }
 
@@ -232,27 +298,48 @@ fn parse_origin(value: &str) -> Result<Url, &'static str> {
     Ok(url)
 }
 
-/// `host[:port]` → host (IPv6 keeps its brackets). `None` when malformed.
-fn split_host(value: &str) -> Option<&str> {
-    if value.is_empty() {
-        return None;
+/// An `Origin` header as browsers send it: exactly the ASCII serialization of an origin
+/// (RFC 6454 §6.2: lower-case scheme and host, `://`, the port only when it is not the scheme's
+/// default). `http:localhost`, `http://%6cocalhost`, `http://0x7f000001`, `http://127.1`,
+/// `HTTP://LOCALHOST` or `https://a.example:443` parse as URLs, but no browser sends them.
+fn parse_serialized_origin(value: &str) -> Result<Url, &'static str> {
+    let url = parse_origin(value)?;
+    if url.origin().ascii_serialization() != value {
+        return Err("not a serialized origin (RFC 6454 §6.2)");
     }
-    let (host, port) = if value.starts_with('[') {
-        let end = value.find(']')?;
-        let rest = &value[end + 1..];
-        (&value[..=end], rest.strip_prefix(':'))
+    Ok(url)
+}
+
+/// `host[:port]` → host (IPv6 keeps its brackets), read strictly as RFC 9110's
+/// `uri-host [ ":" port ]` (RFC 3986 §3.2.2–3.2.3): an IP literal in brackets with nothing but
+/// `:port` after it, or a name of letters, digits, `-`, `.`, `_`, `~`; a port of 1 to 5 digits no
+/// larger than 65535. `None` when malformed.
+fn split_host(value: &str) -> Option<&str> {
+    let (host, port) = if let Some(rest) = value.strip_prefix('[') {
+        let end = rest.find(']')?;
+        rest[..end].parse::<std::net::Ipv6Addr>().ok()?;
+        let after = &rest[end + 1..];
+        if !after.is_empty() && !after.starts_with(':') {
+            return None;
+        }
+        (&value[..end + 2], after.strip_prefix(':'))
     } else {
-        match value.rsplit_once(':') {
+        let (host, port) = match value.split_once(':') {
             Some((h, p)) => (h, Some(p)),
             None => (value, None),
+        };
+        let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~');
+        if host.is_empty() || !host.chars().all(name_char) {
+            return None;
         }
+        (host, port)
     };
     if let Some(port) = port
-        && (port.is_empty() || port.parse::<u16>().is_err())
+        && (port.is_empty()
+            || port.len() > 5
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || port.parse::<u16>().is_err())
     {
-        return None;
-    }
-    if host.is_empty() || host.contains(['/', '@', ' ']) {
         return None;
     }
     Some(host)
@@ -278,7 +365,6 @@ mod tests {
             "http://localhost:6274",
             "https://127.0.0.1:8443",
             "http://[::1]:3000",
-            "HTTP://LOCALHOST:1",
         ] {
             assert_eq!(g.check_origin(ok), Ok(()), "{ok}");
         }
@@ -299,6 +385,17 @@ mod tests {
             "http://localhost/path",
             "http://localhost:99999",
             "http://[::2]",
+            // Parse as URLs, but are not serialized origins (RFC 6454 §6.2).
+            "HTTP://LOCALHOST:1",
+            "http:localhost",
+            "http:/localhost",
+            "http://%6cocalhost",
+            "http://0x7f000001",
+            "http://127.1",
+            "http://2130706433",
+            "http://localhost:80",
+            "http://LocalHost:6274",
+            " http://localhost",
         ] {
             assert!(g.check_origin(bad).is_err(), "{bad} should be rejected");
         }
@@ -308,7 +405,10 @@ mod tests {
     fn allow_list_matches_whole_origins_only() {
         let g = guard_with(&["https://app.example.com"], &[]);
         assert_eq!(g.check_origin("https://app.example.com"), Ok(()));
-        assert_eq!(g.check_origin("https://app.example.com:443"), Ok(()));
+        assert!(
+            g.check_origin("https://app.example.com:443").is_err(),
+            "not serialized"
+        );
         assert!(g.check_origin("http://app.example.com").is_err());
         assert!(g.check_origin("https://app.example.com.evil.com").is_err());
     }
@@ -350,6 +450,18 @@ mod tests {
             "localhost:abc",
             "LOCALHOST.evil.com",
             "OTHER.example:9999",
+            // Not RFC 3986 authorities.
+            "[::1]evil.com",
+            "[::1]]:80",
+            "[::1]:80x",
+            "[zz]:80",
+            "localhost:+80",
+            "localhost:080000",
+            "localhost:65536",
+            "local host",
+            "localhost/x",
+            "user@localhost",
+            "localhost:9000:1",
         ] {
             assert!(g.check_host(bad).is_err(), "{bad} should be rejected");
         }

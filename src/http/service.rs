@@ -31,3 +31,23 @@ impl<S> HttpService for S where
 /// The answer of a layer written as a plain tower service: boxed, once per request.
 pub type BoxedResponse =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+
+/// Does the request announce a body (RFC 9112 §6.3: `Transfer-Encoding`, or a `Content-Length`
+/// above 0)?
+pub fn announces_body(headers: &axum::http::HeaderMap) -> bool {
+    use axum::http::header;
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes().trim_ascii() != b"0")
+}
+
+/// Marks an answer given before the request's body was read: the server will not read the rest
+/// of that body, so the connection cannot carry another request. `Connection: close` says so,
+/// and a client opens a new connection instead of writing into a closed one (RFC 9112 §9.6).
+pub fn close_after(response: &mut Response) {
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+}

@@ -258,7 +258,7 @@ pub async fn verify_realm(client: &reqwest::Client, config: &KeycloakConfig) -> 
                 "HTTP 200 JSON",
                 e,
                 false,
-                "start Keycloak with the realm imported (env/keycloak/docker-compose.yml) or run step9 --apply",
+                "start Keycloak with the realm imported (scripts/keycloak.sh start, or env/keycloak/docker-compose.yml) or run step9 --apply",
             ));
             return checks;
         }

@@ -191,12 +191,17 @@ impl Catalog {
 /// The largest `repeat_count` echo accepts.
 pub const MAX_REPEAT: i64 = 10;
 
+/// The largest text echo returns, in bytes (after repetition). A request body may be 1 MiB, and
+/// the text appears twice in the result (`content` and `structuredContent`), so without a cap one
+/// request could make the server build a 20 MB answer. The tool's description states it.
+pub const MAX_ECHO_BYTES: usize = 64 * 1024;
+
 fn echo_tool() -> Tool {
     Tool {
         def: ToolDef {
             name: "echo",
             title: Some("Echo"),
-            description: "Returns the message, repeated repeat_count times (default 1).",
+            description: "Returns the message, repeated repeat_count times (default 1). The result is at most 65536 bytes (64 KiB); a longer one is refused with an error.",
             input_schema: json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
@@ -287,6 +292,14 @@ fn kind(v: &Value) -> &'static str {
 
 fn run_echo(args: &Map<String, Value>, _ctx: &CallContext<'_>) -> ToolOutput {
     match echo_args(args) {
+        // Checked before anything is built: the cost of a refused call stays that of its request.
+        Ok((message, count)) if message.len().saturating_mul(count) > MAX_ECHO_BYTES => {
+            ToolOutput::error(format!(
+                "Invalid arguments for echo: the result would be {} bytes ({} bytes x {count}); the limit is {MAX_ECHO_BYTES} bytes",
+                message.len().saturating_mul(count),
+                message.len()
+            ))
+        }
         Ok((message, count)) => {
             let text = message.repeat(count);
             ToolOutput::ok(text.clone(), json!({"text": text}))
@@ -430,5 +443,24 @@ mod tests {
                 .unwrap_err()
                 .contains("string")
         );
+    }
+
+    #[test]
+    fn echo_output_is_capped_before_it_is_built() {
+        let ctx = CallContext {
+            request: &Extensions::new(),
+        };
+        let at_limit = "x".repeat(MAX_ECHO_BYTES / 4);
+        let out = run_echo(&args(json!({"message": at_limit, "repeat_count": 4})), &ctx);
+        assert!(!out.is_error);
+        assert_eq!(out.text.len(), MAX_ECHO_BYTES);
+        let over = "x".repeat(MAX_ECHO_BYTES / 4 + 1);
+        let out = run_echo(&args(json!({"message": over, "repeat_count": 4})), &ctx);
+        assert!(out.is_error);
+        assert_eq!(
+            out.text,
+            "Invalid arguments for echo: the result would be 65540 bytes (16385 bytes x 4); the limit is 65536 bytes"
+        );
+        assert_eq!(out.structured, None);
     }
 }

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::http::request_log::{LogFields, LogUser};
 use crate::http::server::MAX_BODY_BYTES;
+use crate::http::service::{announces_body, close_after};
 use crate::mcp::dispatch::{Denial, McpService, Outcome};
 use crate::mcp::jsonrpc::{self, Id, Incoming, RpcError};
 use crate::mcp::lifecycle;
@@ -78,16 +79,16 @@ async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -
             jsonrpc::INVALID_REQUEST,
             "Unsupported Media Type: Content-Type must be application/json",
         );
-        return reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, None, error, log);
+        return unread(reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, None, error, log), headers);
     }
     if !accepts_json(headers) {
         let error = RpcError::new(
             jsonrpc::INVALID_REQUEST,
             "Not Acceptable: Accept must allow application/json",
         );
-        return reject(StatusCode::NOT_ACCEPTABLE, None, error, log);
+        return unread(reject(StatusCode::NOT_ACCEPTABLE, None, error, log), headers);
     }
-    let bytes = match read_limited(body).await {
+    let bytes = match read_limited(headers, body).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
@@ -142,20 +143,59 @@ fn forbidden(id: Option<&Id>, denial: Denial, log: LogFields) -> Response {
     response
 }
 
-/// Reads at most [`MAX_BODY_BYTES`]; more → 413 with a JSON-RPC error.
-async fn read_limited(body: Body) -> Result<Bytes, Response> {
+/// An answer given before the body was read: `Connection: close` when the request has one.
+fn unread(mut response: Response, headers: &HeaderMap) -> Response {
+    if announces_body(headers) {
+        close_after(&mut response);
+    }
+    response
+}
+
+/// Reads at most [`MAX_BODY_BYTES`]. A body declared larger (`Content-Length`) is refused with 413
+/// before a byte is read, so a client that sent `Expect: 100-continue` gets 413 instead of
+/// `100 Continue`; one that turns out larger is 413 too; one that cannot be read (broken chunked
+/// framing, a connection cut short) is 400. Each closes the connection: the rest of the body is
+/// left unread.
+async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let too_large = || {
+        let error = RpcError::new(
+            jsonrpc::INVALID_REQUEST,
+            format!("Payload Too Large: the body limit is {MAX_BODY_BYTES} bytes"),
+        );
+        let mut response = answer(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some(jsonrpc::failure(None, &error)),
+            LogFields::default(),
+        );
+        close_after(&mut response);
+        response
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| {
+        .map_err(|e| {
+            let over_limit = std::error::Error::source(&e)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if over_limit {
+                return too_large();
+            }
             let error = RpcError::new(
                 jsonrpc::INVALID_REQUEST,
-                format!("Payload Too Large: the body limit is {MAX_BODY_BYTES} bytes"),
+                "Bad Request: the request body could not be read (malformed framing or cut short)",
             );
-            answer(
-                StatusCode::PAYLOAD_TOO_LARGE,
+            let mut response = answer(
+                StatusCode::BAD_REQUEST,
                 Some(jsonrpc::failure(None, &error)),
                 LogFields::default(),
-            )
+            );
+            close_after(&mut response);
+            response
         })
 }
 
