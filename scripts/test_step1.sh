@@ -183,4 +183,31 @@ rc=$?
 if [ "$rc" -eq 0 ]; then pass "exit status 0 after SIGTERM"; else fail "exit status $rc after SIGTERM"; fi
 if grep -q 'stopped' "$SERVER_LOG"; then pass "the log says it stopped"; else fail "the log lacks 'stopped'"; fi
 
+# slow PORT MODE ARGS...: scripts/slow_clients.py's one JSON line about what the server did.
+slow() { python3 "$ROOT/scripts/slow_clients.py" "$@" >"$WORK/slow.json"; cat "$WORK/slow.json"; }
+
+section "connection limits: slow headers, idle keep-alive, the connection cap (--header-timeout 2 --max-connections 2)"
+start_server step1 --header-timeout 2 --max-connections 2
+PORT="${BASE##*:}"
+slow "$PORT" headers >/dev/null
+expect_jq_file() { if jq -e "$1" "$WORK/slow.json" >/dev/null 2>&1; then pass "$2"; else fail "$2: $(cat "$WORK/slow.json")"; fi; }
+expect_jq_file '.closed == true and .after_s >= 1.9 and .after_s <= 4 and .bytes == 0' "half the headers, then nothing: the connection is closed after the 2 s header timeout"
+slow "$PORT" idle >/dev/null
+expect_jq_file '.answered == "HTTP/1.1 200 OK" and .closed == true and .after_s >= 1.9 and .after_s <= 4' "an idle kept-alive connection is closed 2 s after its last answer"
+python3 "$ROOT/scripts/slow_clients.py" "$PORT" hold 2 6 >/dev/null &
+HOLD=$!
+sleep 0.5
+t0=$(date +%s.%N)
+request GET /health
+t1=$(date +%s.%N)
+wait "$HOLD"
+expect_status 200 "a third client while two idle connections fill --max-connections 2: answered"
+waited="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+if awk -v w="$waited" 'BEGIN { exit !(w >= 1.0 && w <= 5) }'; then
+  pass "… after waiting $waited s in the listen queue, until the header timeout freed a slot"
+else fail "the third client waited $waited s (expected about 1.5 s: until a held connection timed out)"; fi
+stop_server "$SERVER_PID"
+expect_exit 2 "--header-timeout 0 is refused at start" "$BIN/step1" --port 0 --header-timeout 0
+expect_output "invalid value '0' for '--header-timeout <HEADER_TIMEOUT>'" "the message names the flag"
+
 finish

@@ -184,6 +184,7 @@ expect_rpc_error 406 -32600 null "Accept: text/event-stream only"
 expect_jq '.error.message | contains("Accept must allow application/json")' "406 says what is expected"
 rpc "$PING" -H 'Accept: text/html'
 expect_rpc_error 406 -32600 null "Accept: text/html"
+expect_header Connection '^close$' "the 406 closes the connection (its body was not read)"
 rpc "$PING" -H 'Accept: application/json;q=0, text/event-stream'
 expect_status 406 "application/json;q=0"
 
@@ -238,5 +239,16 @@ expect_status 403 "the guard answers before the 415 check"
 section "request log"
 rpc "$PING"
 expect_log "$SERVER_LOG" 'rpc_method="ping"' "the log line names the JSON-RPC method"
+
+# slow PORT MODE ARGS...: scripts/slow_clients.py's one JSON line about what the server did.
+slow() { python3 "$ROOT/scripts/slow_clients.py" "$@" >"$WORK/slow.json"; cat "$WORK/slow.json"; }
+
+section "a body dribbled too slowly: 408 after --body-timeout (3 s)"
+start_server step2 --body-timeout 3
+slow "${BASE##*:}" body >/dev/null
+if jq -e '.first_line == "HTTP/1.1 408 Request Timeout" and .closed == true and .after_s >= 2.9 and .after_s <= 5' "$WORK/slow.json" >/dev/null; then
+  pass "10 of 100 announced bytes, then nothing: 408 Request Timeout and the connection closed at about 3 s"
+else fail "slow body: $(cat "$WORK/slow.json")"; fi
+expect_log "$SERVER_LOG" 'status=408' "the request log records the 408"
 
 finish

@@ -159,4 +159,14 @@ wait "$SERVER_PID"
 rc=$?
 if [ "$rc" -eq 0 ]; then pass "SIGTERM: exit status 0"; else fail "SIGTERM: exit status $rc"; fi
 
+# slow PORT MODE ARGS...: scripts/slow_clients.py's one JSON line about what the server did.
+slow() { python3 "$ROOT/scripts/slow_clients.py" "$@" >"$WORK/slow.json"; cat "$WORK/slow.json"; }
+
+section "a client that never reads its answers is dropped after --write-timeout (2 s)"
+start_server step4 --write-timeout 2 --header-timeout 10
+slow "${BASE##*:}" reader 300 - >/dev/null
+if jq -e '.closed == true and .after_s >= 1.9 and .after_s <= 6 and .bytes < 1000000' "$WORK/slow.json" >/dev/null; then
+  pass "300 pipelined 64 KiB echo calls, nothing read: the connection is dropped at about 2 s, $(jq .bytes "$WORK/slow.json") bytes delivered (of about 39 MB)"
+else fail "stuck reader: $(cat "$WORK/slow.json")"; fi
+
 finish

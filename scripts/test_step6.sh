@@ -19,6 +19,17 @@ expect_jq '.keys[0].kty == "RSA"' "JWKS serves the key"
 request GET /.well-known/oauth-protected-resource/mcp
 expect_status 404 "no protected resource metadata yet (step 7)"
 
+section "a refusal before the body is read closes the connection"
+rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+expect_status 401 "POST /mcp with a body and no token"
+expect_header Connection '^close$' "… carries Connection: close (the body was not read)"
+request POST /mcp -H 'Content-Type: application/json' -H 'Authorization: Bearer not-a-jwt' --data-binary '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+expect_status 401 "a body and a malformed token"
+expect_header Connection '^close$' "… carries Connection: close"
+request GET /mcp
+expect_status 401 "GET /mcp without a body and without a token"
+expect_no_header Connection "… keeps the connection (nothing was left unread)"
+
 section "a valid token reaches the handlers"
 ALICE="$(gen --username alice)"
 remember alice "$ALICE"

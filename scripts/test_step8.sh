@@ -162,4 +162,20 @@ expect_status 200 "/health from a foreign page (DNS rebinding): still answered"
 expect_jq '. == {"status":"healthy"}' "… without the token cache's counters"
 expect_exit 1 "TOKEN_CACHE_SIZE that is not a number stops step8" timeout 10 env TOKEN_CACHE_SIZE=lots "$BIN/step8" --port 0
 expect_output 'TOKEN_CACHE_SIZE: "lots" is not valid: a whole number of entries is expected' "the message names TOKEN_CACHE_SIZE"
+# slow PORT MODE ARGS...: scripts/slow_clients.py's one JSON line about what the server did.
+slow() { python3 "$ROOT/scripts/slow_clients.py" "$@" >"$WORK/slow.json"; cat "$WORK/slow.json"; }
+
+section "bounded load: 16 slow readers, each pipelining 20 largest-allowed echo calls (--write-timeout 2)"
+start_server step8 --write-timeout 2
+slow "${BASE##*:}" load 16 20 "$ALICE_TOKEN" >/dev/null
+if jq -e '.connections == 16 and .closed == 16 and .max_after_s <= 20' "$WORK/slow.json" >/dev/null; then
+  pass "all 16 stuck connections dropped, the last after $(jq .max_after_s "$WORK/slow.json") s"
+else fail "load: $(cat "$WORK/slow.json")"; fi
+hwm="$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")"
+echo "  peak RSS of step 8 during the load: $((hwm / 1024)) MiB"
+if [ "$hwm" -lt $((64 * 1024)) ]; then pass "peak RSS $((hwm / 1024)) MiB, below the stated bound of 64 MiB"
+else fail "peak RSS $((hwm / 1024)) MiB, above the 64 MiB bound"; fi
+rpc "$(body_for tools/list 900)" -H "Authorization: Bearer $ALICE_TOKEN"
+expect_status 200 "the server still answers afterwards"
+
 finish

@@ -248,9 +248,13 @@ pub struct RegistrationRequest {
 
 impl RegistrationRequest {
     /// The JSON body: a public native client using the authorization code grant.
+    /// `application_type: native` (OpenID Connect Dynamic Client Registration §2, which MCP's
+    /// client registration rules point to) says the redirect URI is a loopback one on the user's
+    /// machine (RFC 8252 §7.3), not a web server's.
     pub fn body(&self) -> Value {
         let mut body = json!({
             "client_name": self.client_name,
+            "application_type": "native",
             "redirect_uris": [self.redirect_uri],
             "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"],
@@ -522,6 +526,7 @@ mod tests {
             json!(["authorization_code", "refresh_token"])
         );
         assert_eq!(body["response_types"], json!(["code"]));
+        assert_eq!(body["application_type"], "native");
         assert_eq!(body["token_endpoint_auth_method"], "none");
         assert_eq!(body["scope"], "mcp:read mcp:tools");
         let without = RegistrationRequest {

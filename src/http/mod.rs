@@ -2,6 +2,7 @@
 //! log, `/health`, the Origin/Host guard and (from step 7) CORS.
 
 pub mod config;
+pub mod connection;
 pub mod cors;
 pub mod health;
 pub mod origin_guard;

@@ -31,7 +31,12 @@ pub fn init_logging() -> Result<WorkerGuard, ConfigError> {
     use tracing_subscriber::util::SubscriberInitExt;
     // Logs go to stderr: stdout carries only the `listening on` line that scripts read. The writer
     // thread waits for room rather than dropping a line (`lossy(false)`).
-    let (writer, guard) = background_writer(std::io::stderr());
+    // The writer thread writes every line it finds queued, then flushes: through a BufWriter,
+    // a burst of lines leaves in one write(2) instead of one per line.
+    let (writer, guard) = background_writer(std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::io::stderr(),
+    ));
     // On a terminal, tracing-subscriber's own format, in colour; otherwise the same line in plain
     // text, written by [`PlainLine`] (cheaper: it runs for every request).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -57,7 +62,8 @@ pub fn init_logging() -> Result<WorkerGuard, ConfigError> {
 }
 
 /// Lines written to `out` by a background thread, in order, none dropped: a logger waits when
-/// the queue is full (`lossy(false)`). Dropping the guard writes out what is queued.
+/// the queue is full (`lossy(false)`). The thread flushes `out` whenever the queue is empty, and
+/// dropping the guard writes out what is queued.
 pub fn background_writer<W: std::io::Write + Send + 'static>(out: W) -> (NonBlocking, WorkerGuard) {
     tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
@@ -458,7 +464,7 @@ mod tests {
     fn the_background_writer_keeps_every_line_in_order_and_flushes_on_drop() {
         use std::io::Write as _;
         let out = Capture::default();
-        let (writer, guard) = background_writer(out.clone());
+        let (writer, guard) = background_writer(std::io::BufWriter::new(out.clone()));
         // Four threads, far more lines than the writer's queue holds (128,000 by default).
         let threads: Vec<_> = (0..4)
             .map(|t| {

@@ -6,12 +6,17 @@
 //! directly.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::ServiceExt;
+use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 use crate::http::config::{ConfigError, Fatal};
+use crate::http::connection::{DeadlineBody, Limits, WriteTimeout};
 use crate::http::origin_guard::GuardArgs;
 use crate::http::request_log::RequestLog;
 use crate::http::service::HttpService;
@@ -37,6 +42,8 @@ pub struct ServerArgs {
     pub mcp_server_url: String,
     #[command(flatten)]
     pub guard: GuardArgs,
+    #[command(flatten)]
+    pub limits: Limits,
 }
 
 impl ServerArgs {
@@ -82,15 +89,78 @@ pub fn finish(app: impl HttpService) -> impl HttpService {
     ))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// How long a graceful shutdown waits for requests in flight.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` with the default [`Limits`] until `shutdown` resolves, then drains
+/// in-flight requests.
 pub async fn serve(
     listener: TcpListener,
     app: impl HttpService,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, finish(app).into_make_service())
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, app, shutdown, Limits::default()).await
+}
+
+/// [`serve`] with these [`Limits`]: HTTP/1.1 connections from hyper, at most
+/// `limits.max_connections` at once, each under the header, body and write timeouts
+/// (see `http::connection`).
+pub async fn serve_with(
+    listener: TcpListener,
+    app: impl HttpService,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: Limits,
+) -> std::io::Result<()> {
+    let app = finish(app);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(limits.header_timeout));
+    let body_limit = Duration::from_secs(limits.body_timeout);
+    let write_limit = Duration::from_secs(limits.write_timeout);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections as usize));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = shutdown;
+    loop {
+        // A free slot first, then a connection: beyond the cap, clients wait in the listen queue.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // E.g. out of file descriptors: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let request = request.map(|body| Body::new(DeadlineBody::new(body, body_limit)));
+                app.clone().oneshot(request)
+            });
+        let io = TokioIo::new(WriteTimeout::new(stream, write_limit));
+        let connection = graceful.watch(http.serve_connection(io, service));
+        tokio::spawn(async move {
+            // Errors here are the client's (reset, timed out): nothing to answer, nothing to log.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN) => {
+            tracing::warn!("requests still in flight after {} s; stopping anyway", DRAIN.as_secs());
+        }
+    }
+    Ok(())
 }
 
 /// Binds `host:port`, prints `listening on http://HOST:PORT` (the one line scripts read), serves
@@ -101,7 +171,7 @@ pub async fn run(args: &ServerArgs, app: impl HttpService) -> Result<(), Fatal> 
     let addr = listener.local_addr()?;
     println!("listening on http://{}", display_addr(addr));
     tracing::info!(public_url = %args.mcp_server_url, "serving");
-    serve(listener, app, shutdown_signal()).await?;
+    serve_with(listener, app, shutdown_signal(), args.limits).await?;
     tracing::info!("stopped");
     Ok(())
 }

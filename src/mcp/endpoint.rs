@@ -17,6 +17,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::Value;
 
+use crate::http::connection::BodyTimedOut;
 use crate::http::request_log::{LogFields, LogUser};
 use crate::http::server::MAX_BODY_BYTES;
 use crate::http::service::{announces_body, close_after};
@@ -79,14 +80,20 @@ async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -
             jsonrpc::INVALID_REQUEST,
             "Unsupported Media Type: Content-Type must be application/json",
         );
-        return unread(reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, None, error, log), headers);
+        return unread(
+            reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, None, error, log),
+            headers,
+        );
     }
     if !accepts_json(headers) {
         let error = RpcError::new(
             jsonrpc::INVALID_REQUEST,
             "Not Acceptable: Accept must allow application/json",
         );
-        return unread(reject(StatusCode::NOT_ACCEPTABLE, None, error, log), headers);
+        return unread(
+            reject(StatusCode::NOT_ACCEPTABLE, None, error, log),
+            headers,
+        );
     }
     let bytes = match read_limited(headers, body).await {
         Ok(bytes) => bytes,
@@ -153,9 +160,9 @@ fn unread(mut response: Response, headers: &HeaderMap) -> Response {
 
 /// Reads at most [`MAX_BODY_BYTES`]. A body declared larger (`Content-Length`) is refused with 413
 /// before a byte is read, so a client that sent `Expect: 100-continue` gets 413 instead of
-/// `100 Continue`; one that turns out larger is 413 too; one that cannot be read (broken chunked
-/// framing, a connection cut short) is 400. Each closes the connection: the rest of the body is
-/// left unread.
+/// `100 Continue`; one that turns out larger is 413 too; one that is not complete within
+/// `--body-timeout` is 408; one that cannot be read (broken chunked framing, a connection cut
+/// short) is 400. Each closes the connection: the rest of the body is left unread.
 async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
     let too_large = || {
         let error = RpcError::new(
@@ -180,10 +187,21 @@ async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, Response
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|e| {
-            let over_limit = std::error::Error::source(&e)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-            if over_limit {
+            if caused_by::<http_body_util::LengthLimitError>(&e) {
                 return too_large();
+            }
+            if let Some(timed_out) = cause::<BodyTimedOut>(&e) {
+                let error = RpcError::new(
+                    jsonrpc::INVALID_REQUEST,
+                    format!("Request Timeout: {timed_out}"),
+                );
+                let mut response = answer(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Some(jsonrpc::failure(None, &error)),
+                    LogFields::default(),
+                );
+                close_after(&mut response);
+                return response;
             }
             let error = RpcError::new(
                 jsonrpc::INVALID_REQUEST,
@@ -197,6 +215,24 @@ async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, Response
             close_after(&mut response);
             response
         })
+}
+
+/// The first error of type `E` in `error`'s chain of sources, `error` included.
+fn cause<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    cause::<E>(error).is_some()
 }
 
 /// `application/json`, with or without parameters such as `charset=utf-8`.
