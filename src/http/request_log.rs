@@ -31,12 +31,7 @@ pub fn init_logging() -> Result<WorkerGuard, ConfigError> {
     use tracing_subscriber::util::SubscriberInitExt;
     // Logs go to stderr: stdout carries only the `listening on` line that scripts read. The writer
     // thread waits for room rather than dropping a line (`lossy(false)`).
-    // The writer thread writes every line it finds queued, then flushes: through a BufWriter,
-    // a burst of lines leaves in one write(2) instead of one per line.
-    let (writer, guard) = background_writer(std::io::BufWriter::with_capacity(
-        64 * 1024,
-        std::io::stderr(),
-    ));
+    let (writer, guard) = background_writer(Paced::new(std::io::stderr()));
     // On a terminal, tracing-subscriber's own format, in colour; otherwise the same line in plain
     // text, written by [`PlainLine`] (cheaper: it runs for every request).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -69,6 +64,44 @@ pub fn background_writer<W: std::io::Write + Send + 'static>(out: W) -> (NonBloc
         .lossy(false)
         .thread_name("log-writer")
         .finish(out)
+}
+
+/// What the log thread writes into: lines gather in a 64 KiB buffer, and a flush writes them
+/// out and then pauses the thread for [`Paced::PAUSE`].
+///
+/// tracing-appender's thread writes every line it finds queued, then flushes, then waits for the
+/// next line. Under steady traffic that is one `write(2)` and one thread wake-up per request;
+/// the pause lets lines queue up meanwhile, so a busy server writes at most about a thousand
+/// times a second, whatever its request rate (`docs/benchmarks.md` has the figures). A line
+/// reaches stderr at most about a millisecond late; nothing is dropped (loggers wait when the
+/// queue is full) and the guard still writes out the last lines at exit.
+#[derive(Debug)]
+pub struct Paced<W: std::io::Write> {
+    out: std::io::BufWriter<W>,
+}
+
+impl<W: std::io::Write> Paced<W> {
+    /// How long the log thread rests after each write-out.
+    pub const PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
+
+    /// Buffers and paces writes to `out`.
+    pub fn new(out: W) -> Self {
+        Self {
+            out: std::io::BufWriter::with_capacity(64 * 1024, out),
+        }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Paced<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()?;
+        std::thread::sleep(Self::PAUSE);
+        Ok(())
+    }
 }
 
 /// The log's timestamps: UTC to the microsecond, `2026-11-23T01:20:24.748114Z`, as
@@ -464,7 +497,7 @@ mod tests {
     fn the_background_writer_keeps_every_line_in_order_and_flushes_on_drop() {
         use std::io::Write as _;
         let out = Capture::default();
-        let (writer, guard) = background_writer(std::io::BufWriter::new(out.clone()));
+        let (writer, guard) = background_writer(Paced::new(out.clone()));
         // Four threads, far more lines than the writer's queue holds (128,000 by default).
         let threads: Vec<_> = (0..4)
             .map(|t| {
