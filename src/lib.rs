@@ -6,7 +6,7 @@
 //!
 //! | part | step | binary | adds (module) |
 //! |---|---|---|---|
-//! | 1 | 1 | `step1` | [`http::server`] (binding, shutdown), [`http::request_log`], [`http::health`], [`http::origin_guard`], [`http::config`] (errors that stop a program at start) |
+//! | 1 | 1 | `step1` | [`http::server`] (binding, shutdown), [`http::connection`] (timeouts, connection cap), [`http::service`], [`http::request_log`], [`http::health`], [`http::origin_guard`], [`http::config`] (errors that stop a program at start) |
 //! | 1 | 2 | `step2` | [`mcp::jsonrpc`], [`mcp::endpoint`] (POST /mcp), [`mcp::lifecycle`] (initialize, ping) |
 //! | 1 | 3 | `step3` | [`mcp::catalog`] (tools/list, prompts/list) |
 //! | 1 | 4 | `step4` | [`mcp::dispatch`] (tools/call, prompts/get) |

@@ -83,7 +83,6 @@ impl Health {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn reports_fixed_and_dynamic_fields() {

@@ -2,13 +2,17 @@
 //!
 //! A web page on `http://attacker.example` can make a browser send requests to
 //! `http://localhost:9000` — directly (then the browser adds `Origin`) or after re-pointing its
-//! own DNS name at 127.0.0.1 (then `Host` names the attacker's domain). So on every path except
-//! `/health`:
+//! own DNS name at 127.0.0.1 (then `Host` names the attacker's domain). So on every request:
 //! - `Origin` absent → allowed (non-browser MCP clients do not send it);
-//! - `Origin` present → parsed; allowed when its host is exactly `localhost`, `127.0.0.1` or
-//!   `[::1]`, or when the whole origin is on the allow-list. `null`, malformed values and
-//!   look-alikes such as `http://localhost.evil.com` → 403;
-//! - `Host` must name a loopback host or an allowed host → else 403.
+//! - `Origin` present → allowed only in its serialized form (RFC 6454 §6.2) and when its host is
+//!   exactly `localhost`, `127.0.0.1` or `[::1]`, or the whole origin is on the allow-list.
+//!   `null`, malformed or non-serialized values, look-alikes such as `http://localhost.evil.com`,
+//!   and several `Origin` headers → 403;
+//! - exactly one `Host` (and an absolute-form target's authority), each a valid authority
+//!   (else 400) naming a loopback host or an allowed host (else 403).
+//!
+//! A health probe (`GET` or `HEAD /health`) that fails these checks is still answered, marked
+//! [`Unvetted`], so that `/health` says only that the server is up.
 //!
 //! Hosts are compared exactly, never by prefix (the Python original's defect).
 
@@ -24,7 +28,7 @@ use reqwest::Url;
 use tower::Service;
 
 use crate::http::config::ConfigError;
-use crate::http::service::{BoxedResponse, HttpService};
+use crate::http::service::{BoxedResponse, HttpService, close_after};
 
 /// Flags for the guard's allow-lists.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -93,12 +97,13 @@ impl OriginGuard {
         Err("not a loopback or allowed origin")
     }
 
-    /// Is this `Host` header value allowed? `value` is `host[:port]`.
-    pub fn check_host(&self, value: &str) -> Result<(), &'static str> {
+    /// Is this `Host` header value (or a request target's authority) allowed? `value` is
+    /// `host[:port]`.
+    pub fn check_host(&self, value: &str) -> Result<(), HostRefusal> {
         // Host names are case-insensitive: compared without lower-casing a copy (this runs on
         // every request).
         let value = value.trim();
-        let host = split_host(value).ok_or("malformed Host")?;
+        let host = split_host(value).ok_or(HostRefusal::Malformed)?;
         if LOOPBACK_HOSTS.iter().any(|h| h.eq_ignore_ascii_case(host)) {
             return Ok(());
         }
@@ -107,7 +112,7 @@ impl OriginGuard {
         }) {
             return Ok(());
         }
-        Err("not a loopback or allowed host")
+        Err(HostRefusal::NotAllowed)
     }
 
     /// Puts the guard in front of `app`: every request is checked before it reaches the router, so
@@ -119,6 +124,15 @@ impl OriginGuard {
             inner: app,
         }
     }
+}
+
+/// Why a Host was refused: not an authority at all (400), or not one this server answers to (403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostRefusal {
+    /// Not `host[:port]` (RFC 3986 §3.2.2–3.2.3).
+    Malformed,
+    /// Neither loopback nor on the allow-list.
+    NotAllowed,
 }
 
 /// Marks a health probe that the guard's rules would have refused (a page on a foreign origin, or
@@ -204,15 +218,16 @@ impl OriginGuard {
         }
         for (what, value) in [("Host", host), ("request target", target)] {
             let Some(value) = value else { continue };
-            if split_host(value.trim()).is_none() {
-                return Err(bad_request(
-                    what,
-                    &shown(value.as_bytes()),
-                    "malformed authority",
-                ));
+            let shown = shown(value.as_bytes());
+            match self.check_host(value) {
+                Ok(()) => {}
+                Err(HostRefusal::Malformed) => {
+                    return Err(bad_request(what, &shown, "malformed authority"));
+                }
+                Err(HostRefusal::NotAllowed) => {
+                    return Err(forbidden(what, &shown, "not a loopback or allowed host"));
+                }
             }
-            self.check_host(value)
-                .map_err(|why| forbidden(what, &shown(value.as_bytes()), why))?;
         }
         Ok(())
     }
@@ -267,10 +282,7 @@ impl Rejection {
     /// any, is not read, so the connection cannot carry another request).
     fn response(&self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();
-        response.headers_mut().insert(
-            header::CONNECTION,
-            axum::http::HeaderValue::from_static("close"),
-        );
+        close_after(&mut response);
         response
     }
 }

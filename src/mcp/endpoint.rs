@@ -164,57 +164,50 @@ fn unread(mut response: Response, headers: &HeaderMap) -> Response {
 /// `--body-timeout` is 408; one that cannot be read (broken chunked framing, a connection cut
 /// short) is 400. Each closes the connection: the rest of the body is left unread.
 async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
-    let too_large = || {
-        let error = RpcError::new(
-            jsonrpc::INVALID_REQUEST,
-            format!("Payload Too Large: the body limit is {MAX_BODY_BYTES} bytes"),
-        );
-        let mut response = answer(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Some(jsonrpc::failure(None, &error)),
-            LogFields::default(),
-        );
-        close_after(&mut response);
-        response
-    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
+        return Err(body_refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            too_large_message(),
+        ));
     }
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|e| {
-            if caused_by::<http_body_util::LengthLimitError>(&e) {
-                return too_large();
-            }
-            if let Some(timed_out) = cause::<BodyTimedOut>(&e) {
-                let error = RpcError::new(
-                    jsonrpc::INVALID_REQUEST,
-                    format!("Request Timeout: {timed_out}"),
-                );
-                let mut response = answer(
+            if cause::<http_body_util::LengthLimitError>(&e).is_some() {
+                body_refused(StatusCode::PAYLOAD_TOO_LARGE, too_large_message())
+            } else if let Some(timed_out) = cause::<BodyTimedOut>(&e) {
+                body_refused(
                     StatusCode::REQUEST_TIMEOUT,
-                    Some(jsonrpc::failure(None, &error)),
-                    LogFields::default(),
-                );
-                close_after(&mut response);
-                return response;
+                    format!("Request Timeout: {timed_out}"),
+                )
+            } else {
+                body_refused(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: the request body could not be read (malformed framing or cut short)"
+                        .into(),
+                )
             }
-            let error = RpcError::new(
-                jsonrpc::INVALID_REQUEST,
-                "Bad Request: the request body could not be read (malformed framing or cut short)",
-            );
-            let mut response = answer(
-                StatusCode::BAD_REQUEST,
-                Some(jsonrpc::failure(None, &error)),
-                LogFields::default(),
-            );
-            close_after(&mut response);
-            response
         })
+}
+
+fn too_large_message() -> String {
+    format!("Payload Too Large: the body limit is {MAX_BODY_BYTES} bytes")
+}
+
+/// A body that was not (wholly) read: the JSON-RPC error, and `Connection: close`.
+fn body_refused(status: StatusCode, message: String) -> Response {
+    let error = RpcError::new(jsonrpc::INVALID_REQUEST, message);
+    let mut response = answer(
+        status,
+        Some(jsonrpc::failure(None, &error)),
+        LogFields::default(),
+    );
+    close_after(&mut response);
+    response
 }
 
 /// The first error of type `E` in `error`'s chain of sources, `error` included.
@@ -229,10 +222,6 @@ fn cause<'a, E: std::error::Error + 'static>(
         current = e.source();
     }
     None
-}
-
-fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
-    cause::<E>(error).is_some()
 }
 
 /// `application/json`, with or without parameters such as `charset=utf-8`.
