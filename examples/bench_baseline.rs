@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{Extensions, StatusCode};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -25,7 +25,7 @@ use mcp_auth_steps::http::server;
 use mcp_auth_steps::mcp::catalog::Catalog;
 use mcp_auth_steps::mcp::dispatch::{McpService, Outcome};
 use mcp_auth_steps::mcp::jsonrpc::{self, Incoming};
-use mcp_auth_steps::mcp::lifecycle::ServerInfo;
+use mcp_auth_steps::mcp::lifecycle::{Era, MODERN_VERSION, ServerInfo};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -40,10 +40,20 @@ struct Args {
 }
 
 /// The baseline's `POST /mcp` handler.
-pub async fn mcp(State(service): State<Arc<McpService>>, body: Bytes) -> Response {
+/// A modern request (`MCP-Protocol-Version: 2026-07-28`) gets the modern result shape, with none
+/// of the era checks: the baseline is the bare work.
+pub async fn mcp(
+    State(service): State<Arc<McpService>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let era = match headers.get("mcp-protocol-version") {
+        Some(v) if v == MODERN_VERSION => Era::Modern,
+        _ => Era::Legacy,
+    };
     match jsonrpc::parse(&body) {
         Ok(Incoming::Request { id, method, params }) => {
-            match service.handle(&method, params.as_ref(), &Extensions::new()) {
+            match service.handle(era, &method, params.as_ref(), &Extensions::new()) {
                 Outcome::Result(result) => Json(jsonrpc::success(&id, result)).into_response(),
                 Outcome::Error(error) => Json(jsonrpc::failure(Some(&id), &error)).into_response(),
                 Outcome::Forbidden(_) => StatusCode::FORBIDDEN.into_response(),

@@ -84,6 +84,7 @@ async fn main() -> Result<(), Fatal> {
     ))
     .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
     .with_dispatch()
+    .per_caller()
     .with_policy(Policy::new(metadata::prm_url(public_url)));
     let prm = metadata::protected_resource(public_url, issuer);
     let health_cache = Arc::clone(&cache);

@@ -56,7 +56,8 @@ async fn main() -> Result<(), Fatal> {
         "Step 6: JWT middleware",
     ))
     .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
-    .with_dispatch();
+    .with_dispatch()
+    .per_caller();
     let app = Health::new(6)
         .field("auth_required", true)
         .router()

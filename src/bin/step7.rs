@@ -60,7 +60,8 @@ async fn main() -> Result<(), Fatal> {
         "Step 7: OAuth metadata",
     ))
     .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
-    .with_dispatch();
+    .with_dispatch()
+    .per_caller();
     let prm = metadata::protected_resource(&public_url, &issuer);
     let app = Health::new(7)
         .field("auth_required", true)

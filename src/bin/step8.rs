@@ -70,6 +70,7 @@ async fn main() -> Result<(), Fatal> {
     ))
     .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
     .with_dispatch()
+    .per_caller()
     .with_policy(Policy::new(metadata::prm_url(&public_url)));
     let prm = metadata::protected_resource(&public_url, &issuer);
     let app = Health::new(8)

@@ -27,7 +27,7 @@ use crate::client::registration::{
 };
 use crate::client::trace::{Trace, redact};
 use crate::client::transport::{Denial, McpClient, McpError, Reply};
-use crate::mcp::lifecycle::{LATEST_VERSION, SUPPORTED_VERSIONS};
+use crate::mcp::lifecycle::{LATEST_LEGACY_VERSION, LEGACY_VERSIONS};
 
 /// At most this many authorization rounds per run.
 pub const MAX_AUTHORIZATIONS: u32 = 3;
@@ -268,7 +268,7 @@ impl McpHost {
                 trace,
                 "initialize",
                 Some(json!({
-                    "protocolVersion": LATEST_VERSION,
+                    "protocolVersion": LATEST_LEGACY_VERSION,
                     "capabilities": {},
                     "clientInfo": {"name": self.opts.client_name, "version": env!("CARGO_PKG_VERSION")},
                 })),
@@ -289,7 +289,7 @@ impl McpHost {
             init["serverInfo"]["version"].as_str().unwrap_or(""),
             capabilities.keys().cloned().collect::<Vec<_>>().join(", ")
         ));
-        if !SUPPORTED_VERSIONS.contains(&version.as_str()) {
+        if !LEGACY_VERSIONS.contains(&version.as_str()) {
             return Err(HostError::Mcp(McpError::Protocol {
                 method: "initialize".into(),
                 reason: format!(

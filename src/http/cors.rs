@@ -18,8 +18,10 @@
 
 use std::time::Duration;
 
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower::util::MapRequest;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::http::origin_guard::OriginGuard;
 
@@ -27,9 +29,13 @@ pub use tower_http::cors::Cors;
 
 /// `Access-Control-Allow-Methods` in preflight answers.
 pub const ALLOW_METHODS: &str = "GET,POST,OPTIONS";
-/// `Access-Control-Allow-Headers` in preflight answers: what MCP clients send.
-pub const ALLOW_HEADERS: &str =
-    "authorization,content-type,accept,mcp-protocol-version,mcp-session-id,last-event-id";
+/// `Access-Control-Allow-Headers` in preflight answers: what MCP clients send, in both eras
+/// (`mcp-method` and `mcp-name` are the 2026-07-28 mirrored headers). A preflight that asks for
+/// `Mcp-Param-{Name}` headers (2026-07-28, "Custom Headers from Tool Parameters") gets those
+/// names added; any other name it asks for is left out, so the browser refuses to send it.
+pub const ALLOW_HEADERS: &str = "authorization,content-type,accept,mcp-protocol-version,mcp-method,mcp-name,mcp-session-id,last-event-id";
+/// The prefix of the custom headers a tool's `x-mcp-header` annotations define.
+pub const PARAM_HEADER_PREFIX: &str = "mcp-param-";
 /// `Access-Control-Expose-Headers`: the challenge a browser client must read to start discovery.
 pub const EXPOSE_HEADERS: &str = "www-authenticate";
 /// `Access-Control-Max-Age` (seconds) in preflight answers.
@@ -45,19 +51,54 @@ pub fn layer(guard: &OriginGuard) -> CorsLayer {
             .to_str()
             .is_ok_and(|text| guard.check_origin(text).is_ok())
     };
-    let names = |list: &'static str| list.split(',').map(HeaderName::from_static);
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(allowed))
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers(names(ALLOW_HEADERS).collect::<Vec<_>>())
+        // Echoes what `allowed_request_headers` left in the preflight: the fixed list, plus the
+        // `mcp-param-*` names asked for (a fixed list cannot name them; `*` would allow anything).
+        .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([header::WWW_AUTHENTICATE])
         .max_age(Duration::from_secs(600))
 }
 
+/// A service behind [`wrap`].
+pub type CorsService<S> = MapRequest<Cors<S>, fn(Request) -> Request>;
+
 /// `app` behind CORS. It wraps the whole app (not each route), so it runs once per request; put
 /// the guard around it: `guard.protect(cors::wrap(&guard, app))`.
-pub fn wrap<S>(guard: &OriginGuard, app: S) -> Cors<S> {
-    tower::Layer::layer(&layer(guard), app)
+pub fn wrap<S>(guard: &OriginGuard, app: S) -> CorsService<S> {
+    let cors = tower::Layer::layer(&layer(guard), app);
+    MapRequest::new(cors, allowed_request_headers as fn(Request) -> Request)
+}
+
+/// Rewrites a preflight's `Access-Control-Request-Headers` to what it may have: [`ALLOW_HEADERS`]
+/// and the `mcp-param-*` names it asked for. The layer then mirrors this value.
+fn allowed_request_headers(mut request: Request) -> Request {
+    if request.method() != Method::OPTIONS {
+        return request;
+    }
+    let mut allowed = ALLOW_HEADERS.to_string();
+    for value in request
+        .headers()
+        .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
+    {
+        let names = value.to_str().unwrap_or("").split(',');
+        for name in names.map(|n| n.trim().to_ascii_lowercase()) {
+            let param = name
+                .strip_prefix(PARAM_HEADER_PREFIX)
+                .is_some_and(|rest| !rest.is_empty());
+            if param && HeaderName::from_bytes(name.as_bytes()).is_ok() {
+                allowed.push(',');
+                allowed.push_str(&name);
+            }
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&allowed) {
+        request
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_REQUEST_HEADERS, value);
+    }
+    request
 }
 
 #[cfg(test)]
@@ -65,13 +106,12 @@ mod tests {
     use super::*;
     use crate::http::origin_guard::GuardArgs;
     use axum::Router;
-    use axum::extract::Request;
     use axum::http::StatusCode;
     use axum::response::{IntoResponse, Response};
     use axum::routing::get;
     use tower::ServiceExt;
 
-    fn app(allow_origins: &[&str]) -> Cors<Router> {
+    fn app(allow_origins: &[&str]) -> CorsService<Router> {
         let guard = OriginGuard::from_args(&GuardArgs {
             allow_origins: allow_origins.iter().map(|s| s.to_string()).collect(),
             allow_hosts: Vec::new(),
@@ -90,10 +130,22 @@ mod tests {
         wrap(&guard, router)
     }
 
-    async fn send(app: Cors<Router>, method: &str, origin: Option<&str>) -> Response {
+    async fn send(app: CorsService<Router>, method: &str, origin: Option<&str>) -> Response {
+        send_asking(app, method, origin, None).await
+    }
+
+    async fn send_asking(
+        app: CorsService<Router>,
+        method: &str,
+        origin: Option<&str>,
+        request_headers: Option<&str>,
+    ) -> Response {
         let mut request = Request::builder().method(method).uri("/mcp");
         if let Some(origin) = origin {
             request = request.header(header::ORIGIN, origin);
+        }
+        if let Some(names) = request_headers {
+            request = request.header(header::ACCESS_CONTROL_REQUEST_HEADERS, names);
         }
         let Ok(response) = app
             .oneshot(request.body(axum::body::Body::empty()).unwrap())
@@ -134,6 +186,22 @@ mod tests {
             .await
             .unwrap();
         assert!(body.is_empty(), "the route was not called");
+    }
+
+    #[tokio::test]
+    async fn a_preflight_may_ask_for_mcp_param_headers_and_nothing_else() {
+        let asked = "Mcp-Method, mcp-name, Mcp-Param-Region, x-evil, mcp-param-, authorization";
+        let response = send_asking(
+            app(&[]),
+            "OPTIONS",
+            Some("http://localhost:6274"),
+            Some(asked),
+        )
+        .await;
+        assert_eq!(
+            header(&response, "access-control-allow-headers"),
+            [format!("{ALLOW_HEADERS},mcp-param-region").as_str()]
+        );
     }
 
     #[tokio::test]

@@ -303,6 +303,10 @@ pub struct LogFields {
     pub rpc_method: Option<String>,
     /// The authenticated user (username or subject), from step 6 on.
     pub user: Option<String>,
+    /// The MCP protocol era the request was served under (`legacy` or `modern`).
+    pub era: Option<&'static str>,
+    /// The client's own name (`clientInfo.name`), when it sent one: logged, never trusted.
+    pub client: Option<String>,
 }
 
 /// The request log: one line per request, whatever it is (routed or not, refused by the guard
@@ -354,6 +358,8 @@ impl<S: HttpService> Service<Request> for RequestLog<S> {
                 latency_us = started.elapsed().as_micros() as u64,
                 rpc_method = fields.rpc_method.as_deref().unwrap_or("-"),
                 user = fields.user.as_deref().unwrap_or("-"),
+                era = fields.era.unwrap_or("-"),
+                client = fields.client.as_deref().unwrap_or("-"),
             );
             Ok(response)
         })

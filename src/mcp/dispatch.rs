@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::mcp::catalog::{CallContext, Catalog};
 use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::lifecycle::{self, ServerInfo};
+use crate::mcp::lifecycle::{self, CacheScope, Era, ServerInfo};
 
 /// A method refused before it ran: HTTP 403 with this `WWW-Authenticate` challenge and this
 /// JSON-RPC error in the body.
@@ -52,6 +52,7 @@ pub struct McpService {
     catalog: Option<Catalog>,
     executes: bool,
     policy: Option<Arc<dyn MethodPolicy>>,
+    cache_scope: CacheScope,
 }
 
 impl McpService {
@@ -62,6 +63,7 @@ impl McpService {
             catalog: None,
             executes: false,
             policy: None,
+            cache_scope: CacheScope::Public,
         }
     }
 
@@ -74,6 +76,12 @@ impl McpService {
     /// Step 4: run them too.
     pub fn with_dispatch(mut self) -> Self {
         self.executes = true;
+        self
+    }
+
+    /// Step 6 on: answers depend on who asks, so modern list results say `cacheScope: private`.
+    pub fn per_caller(mut self) -> Self {
+        self.cache_scope = CacheScope::Private;
         self
     }
 
@@ -91,15 +99,30 @@ impl McpService {
         }
     }
 
-    /// Answers one request; `request` is what earlier layers put in its extensions.
-    pub fn handle(&self, method: &str, params: Option<&Value>, request: &Extensions) -> Outcome {
+    /// Answers one request of `era`; `request` is what earlier layers put in its extensions.
+    /// The policy runs first, the same way in both eras.
+    pub fn handle(
+        &self,
+        era: Era,
+        method: &str,
+        params: Option<&Value>,
+        request: &Extensions,
+    ) -> Outcome {
         if let Err(denial) = self.authorize(method, request) {
             return Outcome::Forbidden(denial);
         }
+        if !lifecycle::has_method(era, method) {
+            return Outcome::Error(RpcError::method_not_found(method));
+        }
         let ctx = CallContext { request };
-        match self.route(method, params, &ctx) {
-            Ok(value) => Outcome::Result(value),
-            Err(error) => Outcome::Error(error),
+        match (self.route(method, params, &ctx), era) {
+            (Ok(value), Era::Legacy) => Outcome::Result(value),
+            (Ok(value), Era::Modern) => {
+                let cacheable = matches!(method, "tools/list" | "prompts/list" | "server/discover");
+                let scope = cacheable.then_some(self.cache_scope);
+                Outcome::Result(lifecycle::complete(value, &self.info, scope))
+            }
+            (Err(error), _) => Outcome::Error(error),
         }
     }
 
@@ -110,12 +133,11 @@ impl McpService {
         ctx: &CallContext<'_>,
     ) -> Result<Value, RpcError> {
         let catalog = self.catalog.as_ref();
+        let caps = || catalog.map(Catalog::capabilities).unwrap_or_default();
         match (method, catalog) {
-            ("initialize", _) => {
-                let caps = catalog.map(Catalog::capabilities).unwrap_or_default();
-                lifecycle::initialize(&self.info, params, caps)
-            }
+            ("initialize", _) => lifecycle::initialize(&self.info, params, caps()),
             ("ping", _) => Ok(lifecycle::ping()),
+            ("server/discover", _) => Ok(lifecycle::discover(&self.info, caps())),
             ("tools/list", Some(c)) => list_params(params).map(|()| c.list_tools()),
             ("prompts/list", Some(c)) => list_params(params).map(|()| c.list_prompts()),
             ("tools/call", Some(c)) if self.executes => call_tool(c, params, ctx),
@@ -232,28 +254,64 @@ mod tests {
     }
 
     #[test]
+    fn the_modern_era_has_its_own_methods_and_shape() {
+        let s = step(4);
+        for m in ["initialize", "ping", "logging/setLevel", "no/such"] {
+            assert_eq!(
+                error_code(s.handle(Era::Modern, m, Some(&json!({})), &none())),
+                METHOD_NOT_FOUND,
+                "{m}"
+            );
+        }
+        let found = result(s.handle(Era::Modern, "server/discover", None, &none()));
+        assert_eq!(found["supportedVersions"][0], "2026-07-28");
+        assert_eq!(
+            found["capabilities"]["tools"],
+            json!({"listChanged": false})
+        );
+        assert_eq!(found["resultType"], "complete");
+        assert_eq!(found["cacheScope"], "public");
+        let list = result(s.handle(Era::Modern, "tools/list", None, &none()));
+        assert_eq!(list["tools"][0]["name"], "echo");
+        assert_eq!(list["ttlMs"], lifecycle::LIST_TTL_MS);
+        assert_eq!(list["_meta"][lifecycle::META_SERVER_INFO]["name"], "t");
+        let private = step(4).per_caller();
+        let list = result(private.handle(Era::Modern, "prompts/list", None, &none()));
+        assert_eq!(list["cacheScope"], "private");
+        let call = json!({"name": "echo", "arguments": {"message": "x"}});
+        let out = result(s.handle(Era::Modern, "tools/call", Some(&call), &none()));
+        assert_eq!(out["resultType"], "complete");
+        assert!(out.get("cacheScope").is_none());
+        // Legacy answers stay exactly as they were.
+        let legacy = result(s.handle(Era::Legacy, "tools/list", None, &none()));
+        assert!(legacy.get("resultType").is_none() && legacy.get("_meta").is_none());
+    }
+
+    #[test]
     fn each_step_knows_its_methods() {
         let list = json!({});
         assert_eq!(
-            error_code(step(2).handle("tools/list", Some(&list), &none())),
+            error_code(step(2).handle(Era::Legacy, "tools/list", Some(&list), &none())),
             METHOD_NOT_FOUND
         );
-        assert!(result(step(3).handle("tools/list", None, &none()))["tools"].is_array());
+        assert!(
+            result(step(3).handle(Era::Legacy, "tools/list", None, &none()))["tools"].is_array()
+        );
         let call = json!({"name": "echo", "arguments": {"message": "x"}});
         assert_eq!(
-            error_code(step(3).handle("tools/call", Some(&call), &none())),
+            error_code(step(3).handle(Era::Legacy, "tools/call", Some(&call), &none())),
             METHOD_NOT_FOUND
         );
         assert_eq!(
-            result(step(4).handle("tools/call", Some(&call), &none()))["content"][0]["text"],
+            result(step(4).handle(Era::Legacy, "tools/call", Some(&call), &none()))["content"][0]["text"],
             "x"
         );
         assert_eq!(
-            error_code(step(4).handle("server/discover", None, &none())),
+            error_code(step(4).handle(Era::Legacy, "server/discover", None, &none())),
             METHOD_NOT_FOUND
         );
         assert_eq!(
-            result(step(2).handle("ping", Some(&json!({"extra": 1})), &none())),
+            result(step(2).handle(Era::Legacy, "ping", Some(&json!({"extra": 1})), &none())),
             json!({})
         );
     }
@@ -262,11 +320,11 @@ mod tests {
     fn initialize_declares_what_the_step_has() {
         let p = json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}});
         assert_eq!(
-            result(step(2).handle("initialize", Some(&p), &none()))["capabilities"],
+            result(step(2).handle(Era::Legacy, "initialize", Some(&p), &none()))["capabilities"],
             json!({})
         );
         assert_eq!(
-            result(step(3).handle("initialize", Some(&p), &none()))["capabilities"],
+            result(step(3).handle(Era::Legacy, "initialize", Some(&p), &none()))["capabilities"],
             json!({"tools": {"listChanged": false}, "prompts": {"listChanged": false}})
         );
     }
@@ -281,21 +339,27 @@ mod tests {
             json!({"name": "echo", "arguments": [1]}),
         ] {
             assert_eq!(
-                error_code(s.handle("tools/call", Some(&p), &none())),
+                error_code(s.handle(Era::Legacy, "tools/call", Some(&p), &none())),
                 INVALID_PARAMS,
                 "{p}"
             );
         }
         assert_eq!(
-            error_code(s.handle("tools/call", Some(&json!([1])), &none())),
-            INVALID_PARAMS
-        );
-        assert_eq!(
-            error_code(s.handle("prompts/get", Some(&json!({"name": "x"})), &none())),
+            error_code(s.handle(Era::Legacy, "tools/call", Some(&json!([1])), &none())),
             INVALID_PARAMS
         );
         assert_eq!(
             error_code(s.handle(
+                Era::Legacy,
+                "prompts/get",
+                Some(&json!({"name": "x"})),
+                &none()
+            )),
+            INVALID_PARAMS
+        );
+        assert_eq!(
+            error_code(s.handle(
+                Era::Legacy,
                 "prompts/get",
                 Some(&json!({"name": "echo_prompt"})),
                 &none()
@@ -303,18 +367,33 @@ mod tests {
             INVALID_PARAMS
         );
         assert_eq!(
-            error_code(s.handle("tools/list", Some(&json!({"cursor": 1})), &none())),
+            error_code(s.handle(
+                Era::Legacy,
+                "tools/list",
+                Some(&json!({"cursor": 1})),
+                &none()
+            )),
             INVALID_PARAMS
         );
         assert!(matches!(
-            s.handle("tools/list", Some(&json!({"cursor": "abc"})), &none()),
+            s.handle(
+                Era::Legacy,
+                "tools/list",
+                Some(&json!({"cursor": "abc"})),
+                &none()
+            ),
             Outcome::Result(_)
         ));
     }
 
     #[test]
     fn arguments_are_optional() {
-        let out = result(step(4).handle("tools/call", Some(&json!({"name": "echo"})), &none()));
+        let out = result(step(4).handle(
+            Era::Legacy,
+            "tools/call",
+            Some(&json!({"name": "echo"})),
+            &none(),
+        ));
         assert_eq!(out["isError"], true);
         assert!(
             out["content"][0]["text"]
@@ -352,19 +431,19 @@ mod tests {
         admin.insert(Caller("admin"));
         let call = json!({"name": "echo", "arguments": {"message": "x"}});
         assert!(matches!(
-            s.handle("tools/call", Some(&call), &bob),
+            s.handle(Era::Legacy, "tools/call", Some(&call), &bob),
             Outcome::Forbidden(_)
         ));
         assert!(matches!(
-            s.handle("tools/call", Some(&call), &none()),
+            s.handle(Era::Legacy, "tools/call", Some(&call), &none()),
             Outcome::Forbidden(_)
         ));
         assert!(matches!(
-            s.handle("tools/call", Some(&call), &admin),
+            s.handle(Era::Legacy, "tools/call", Some(&call), &admin),
             Outcome::Result(_)
         ));
         assert!(matches!(
-            s.handle("tools/list", None, &bob),
+            s.handle(Era::Legacy, "tools/list", None, &bob),
             Outcome::Result(_)
         ));
         assert_eq!(

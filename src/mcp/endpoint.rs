@@ -1,11 +1,13 @@
-//! Step 2: the MCP endpoint over Streamable HTTP (MCP 2025-11-25, Transports), stateless and
-//! JSON-only.
+//! Step 2: the MCP endpoint over Streamable HTTP, stateless and JSON-only, for both eras (MCP
+//! 2026-07-28 and 2025-11-25, "Transports").
 //!
 //! `POST /mcp` checks, in this order: `Content-Type` (415), `Accept` (406), body size (413), the
-//! JSON-RPC envelope (400), `MCP-Protocol-Version` (400); then a notification or a client response
-//! gets 202 with an empty body and a request gets 200 with its JSON-RPC answer (or 403 from the
-//! step 8 policy). `GET` and `DELETE /mcp` → 405 `Allow: POST`: this server opens no SSE stream and
-//! issues no `Mcp-Session-Id`.
+//! JSON-RPC envelope (400), then asks the lifecycle which era the message belongs to (400 with
+//! -32022, -32020 or -32602 when it belongs to none); then a notification or a client response
+//! gets 202 with an empty body and a request gets 200 with its JSON-RPC answer (404 for an
+//! unknown method in the modern era; 403 from the step 8 policy). `GET` and `DELETE /mcp` → 405
+//! `Allow: POST`: this server opens no SSE stream, issues no `Mcp-Session-Id` and ignores one
+//! that is sent.
 
 use std::sync::Arc;
 
@@ -23,7 +25,7 @@ use crate::http::server::MAX_BODY_BYTES;
 use crate::http::service::{announces_body, close_after};
 use crate::mcp::dispatch::{Denial, McpService, Outcome};
 use crate::mcp::jsonrpc::{self, Id, Incoming, RpcError};
-use crate::mcp::lifecycle;
+use crate::mcp::lifecycle::{self, Era};
 
 /// The route path.
 pub const MCP_PATH: &str = "/mcp";
@@ -71,8 +73,8 @@ async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -
     let (mut parts, body) = request.into_parts();
     let headers = &parts.headers;
     let mut log = LogFields {
-        rpc_method: None,
         user: parts.extensions.remove::<LogUser>().map(|u| u.0),
+        ..LogFields::default()
     };
 
     if !is_json(headers.get(header::CONTENT_TYPE)) {
@@ -116,12 +118,13 @@ async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -
         Incoming::Response => return answer(StatusCode::ACCEPTED, None, log),
     };
     log.rpc_method = Some(method.chars().take(64).collect());
-    let version = headers
-        .get("mcp-protocol-version")
-        .map(|v| v.to_str().unwrap_or("(not ASCII)"));
-    if let Err(error) = lifecycle::check_version_header(version) {
-        return reject(StatusCode::BAD_REQUEST, id.as_ref(), error, log);
-    }
+    // The one question to the lifecycle: which era, or why not.
+    let served = match lifecycle::classify(headers, &method, params.as_ref(), id.is_some()) {
+        Ok(served) => served,
+        Err(refusal) => return reject(refusal.status, id.as_ref(), refusal.error, log),
+    };
+    log.era = Some(served.era.as_str());
+    log.client = served.client;
     let Some(id) = id else {
         // A notification: accepted whatever its method, once the caller is authorized to send it.
         if let Err(denial) = service.authorize(&method, &parts.extensions) {
@@ -129,8 +132,14 @@ async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -
         }
         return answer(StatusCode::ACCEPTED, None, log);
     };
-    match service.handle(&method, params.as_ref(), &parts.extensions) {
+    match service.handle(served.era, &method, params.as_ref(), &parts.extensions) {
         Outcome::Result(result) => answer(StatusCode::OK, Some(jsonrpc::success(&id, result)), log),
+        // 2026-07-28, "Streamable HTTP › Protocol Version Header": an unknown method is 404.
+        Outcome::Error(error)
+            if served.era == Era::Modern && error.code == jsonrpc::METHOD_NOT_FOUND =>
+        {
+            reject(StatusCode::NOT_FOUND, Some(&id), error, log)
+        }
         Outcome::Error(error) => answer(
             StatusCode::OK,
             Some(jsonrpc::failure(Some(&id), &error)),

@@ -23,8 +23,14 @@ pub const INTERNAL_ERROR: i64 = -32603;
 /// -32001 (server range): the Origin/Host guard refused the request (HTTP 403); defined by the
 /// guard, which comes first (step 1).
 pub use crate::http::origin_guard::ORIGIN_REJECTED;
-/// -32002 (server range): the `MCP-Protocol-Version` header names a version we do not speak (HTTP 400).
-pub const UNSUPPORTED_VERSION: i64 = -32002;
+/// -32022 `UnsupportedProtocolVersion` (MCP 2026-07-28, "Basic › Versioning"): the
+/// `MCP-Protocol-Version` header names a version we do not speak (HTTP 400, `data.supported`). A
+/// modern client recognises it and stays modern; it is used for every era.
+pub const UNSUPPORTED_VERSION: i64 = -32022;
+/// -32020 `HeaderMismatch` (MCP 2026-07-28, "Streamable HTTP › Server Validation"): a mirrored
+/// header (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`) is missing, malformed or differs
+/// from the body (HTTP 400).
+pub const HEADER_MISMATCH: i64 = -32020;
 /// -32003 (server range): the token lacks the scope this method needs (HTTP 403, step 8).
 pub const INSUFFICIENT_SCOPE: i64 = -32003;
 

@@ -85,7 +85,8 @@ pub fn app(step: u8) -> BoxCloneSyncService<Request, Response, Infallible> {
     }
     let mut mcp = McpService::new(ServerInfo::new("t", "T"))
         .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
-        .with_dispatch();
+        .with_dispatch()
+        .per_caller();
     if step >= 8 {
         mcp = mcp.with_policy(Policy::new(metadata::prm_url(&public)));
     }

@@ -109,6 +109,36 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// A modern (2026-07-28) request with id 1: `params._meta` with the version, capabilities and
+    /// client info, and the headers `MCP-Protocol-Version`, `Mcp-Method` and (for named methods)
+    /// `Mcp-Name`, plus `extra` headers.
+    pub async fn call_modern(&self, method: &str, params: Value, extra: &[(&str, &str)]) -> Reply {
+        let body = modern_body(method, params);
+        let name = body["params"]["name"].as_str().map(str::to_string);
+        let mut headers = vec![
+            ("content-type", "application/json"),
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", method),
+        ];
+        if let Some(name) = name.as_deref() {
+            headers.push(("mcp-name", name));
+        }
+        headers.extend_from_slice(extra);
+        self.post_raw(body.to_string(), &headers).await
+    }
+}
+
+/// A modern request body: `params` with the 2026-07-28 `_meta` added.
+pub fn modern_body(method: &str, mut params: Value) -> Value {
+    params["_meta"] = serde_json::json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "integration-test", "version": "1"}
+    });
+    serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+}
+
 async fn read(response: reqwest::Response) -> Reply {
     let status = response.status();
     let headers = response.headers().clone();

@@ -39,7 +39,7 @@ use mcp_auth_steps::client::discovery::{self, BearerChallenge, parse_www_authent
 use mcp_auth_steps::mcp::catalog::Catalog;
 use mcp_auth_steps::mcp::dispatch::{McpService, Outcome};
 use mcp_auth_steps::mcp::jsonrpc::{self, Incoming};
-use mcp_auth_steps::mcp::lifecycle::ServerInfo;
+use mcp_auth_steps::mcp::lifecycle::{Era, ServerInfo};
 use mcp_auth_steps::{auth::token_cache, mcp::endpoint};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -353,32 +353,41 @@ fn jsonrpc_parse_and_dispatch_answer_every_body() {
                     if let Some(identity) = &identity {
                         request.insert(std::sync::Arc::new(identity.clone()));
                     }
-                    let answer = match service.handle(&method, params.as_ref(), &request) {
-                        Outcome::Result(result) => {
-                            prop_assert!(result.is_object(), "{}", result);
-                            jsonrpc::success(&id, result)
+                    for era in [Era::Legacy, Era::Modern] {
+                        let answer = match service.handle(era, &method, params.as_ref(), &request) {
+                            Outcome::Result(result) => {
+                                prop_assert!(result.is_object(), "{}", result);
+                                jsonrpc::success(&id, result)
+                            }
+                            Outcome::Error(error) => {
+                                prop_assert!(
+                                    [jsonrpc::METHOD_NOT_FOUND, jsonrpc::INVALID_PARAMS]
+                                        .contains(&error.code),
+                                    "{:?}",
+                                    error
+                                );
+                                jsonrpc::failure(Some(&id), &error)
+                            }
+                            Outcome::Forbidden(denial) => {
+                                prop_assert_eq!(denial.error.code, jsonrpc::INSUFFICIENT_SCOPE);
+                                prop_assert!(denial.challenge.contains("insufficient_scope"));
+                                jsonrpc::failure(Some(&id), &denial.error)
+                            }
+                        };
+                        assert_answer(&answer)?;
+                        prop_assert_eq!(&answer["id"], &id.to_value());
+                        if answer.get("error").is_some() {
+                            tally.add(format!(
+                                "{} answered error {}",
+                                era.as_str(),
+                                answer["error"]["code"]
+                            ));
+                        } else {
+                            tally.add(format!("{} answered result", era.as_str()));
+                            if era == Era::Modern {
+                                prop_assert_eq!(&answer["result"]["resultType"], "complete");
+                            }
                         }
-                        Outcome::Error(error) => {
-                            prop_assert!(
-                                [jsonrpc::METHOD_NOT_FOUND, jsonrpc::INVALID_PARAMS]
-                                    .contains(&error.code),
-                                "{:?}",
-                                error
-                            );
-                            jsonrpc::failure(Some(&id), &error)
-                        }
-                        Outcome::Forbidden(denial) => {
-                            prop_assert_eq!(denial.error.code, jsonrpc::INSUFFICIENT_SCOPE);
-                            prop_assert!(denial.challenge.contains("insufficient_scope"));
-                            jsonrpc::failure(Some(&id), &denial.error)
-                        }
-                    };
-                    assert_answer(&answer)?;
-                    prop_assert_eq!(&answer["id"], &id.to_value());
-                    if answer.get("error").is_some() {
-                        tally.add(format!("answered error {}", answer["error"]["code"]));
-                    } else {
-                        tally.add("answered result");
                     }
                 }
             }

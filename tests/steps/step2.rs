@@ -10,7 +10,7 @@ use mcp_auth_steps::mcp::lifecycle::ServerInfo;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{initialize_params, spawn};
+use crate::{initialize_params, modern_body, spawn};
 
 fn app() -> impl HttpService {
     let mcp = McpService::new(ServerInfo::new("mcp-auth-steps-step2", "Step 2: JSON-RPC"));
@@ -160,7 +160,7 @@ async fn transport_checks_answer_415_406_400_and_405() {
         )
         .await;
     let future_version = server
-        .post_raw(PING, &[JSON, ("mcp-protocol-version", "2026-07-28")])
+        .post_raw(PING, &[JSON, ("mcp-protocol-version", "2099-01-01")])
         .await;
     let get = server.request("GET", "/mcp", &[]).await;
     let delete = server.request("DELETE", "/mcp", &[]).await;
@@ -169,10 +169,11 @@ async fn transport_checks_answer_415_406_400_and_405() {
     assert_eq!(sse_only.status, StatusCode::NOT_ACCEPTABLE);
     assert_eq!(both.status, StatusCode::OK);
     assert_eq!(future_version.status, StatusCode::BAD_REQUEST);
-    let message = future_version.json["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("supported: 2025-11-25, 2025-06-18, 2025-03-26"),
-        "{message}"
+    assert_eq!(future_version.json["error"]["code"], -32022);
+    assert_eq!(
+        future_version.json["error"]["data"],
+        json!({"supported": ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"],
+               "requested": "2099-01-01"})
     );
     for reply in [get, delete] {
         assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
@@ -205,4 +206,127 @@ async fn the_guard_refuses_before_the_body_is_read() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.json["error"]["code"], -32001);
     assert!(reply.json.get("id").is_none());
+}
+
+#[tokio::test]
+async fn modern_server_discover_is_complete_and_cacheable() {
+    let server = spawn(app()).await;
+
+    let reply = server.call_modern("server/discover", json!({}), &[]).await;
+
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json["result"],
+        json!({
+            "supportedVersions": ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"],
+            "capabilities": {},
+            "resultType": "complete",
+            "ttlMs": 3_600_000,
+            "cacheScope": "public",
+            "_meta": {"io.modelcontextprotocol/serverInfo":
+                {"name": "mcp-auth-steps-step2", "version": env!("CARGO_PKG_VERSION")}}
+        })
+    );
+}
+
+#[tokio::test]
+async fn modern_requests_know_no_initialize_or_ping_404() {
+    let server = spawn(app()).await;
+
+    for method in ["initialize", "ping", "logging/setLevel", "no/such"] {
+        let reply = server
+            .call_modern(method, initialize_params("2026-07-28"), &[])
+            .await;
+
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method}");
+        assert_eq!(reply.json["error"]["code"], -32601, "{method}");
+        assert_eq!(reply.json["id"], 1);
+    }
+}
+
+#[tokio::test]
+async fn modern_envelope_and_header_errors_are_400_with_modern_codes() {
+    let server = spawn(app()).await;
+    let discover = modern_body("server/discover", json!({}));
+    let modern = [
+        JSON,
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "server/discover"),
+    ];
+    let mut no_caps = discover.clone();
+    no_caps["params"]["_meta"]
+        .as_object_mut()
+        .unwrap()
+        .remove("io.modelcontextprotocol/clientCapabilities");
+    let mut old_meta = discover.clone();
+    old_meta["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2025-11-25");
+    let bare = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover"});
+
+    let cases = [
+        (bare.to_string(), &modern[..], -32602),
+        (no_caps.to_string(), &modern[..], -32602),
+        (old_meta.to_string(), &modern[..], -32020),
+        (discover.to_string(), &modern[..2], -32020),
+        (
+            discover.to_string(),
+            &[
+                JSON,
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/list"),
+            ][..],
+            -32020,
+        ),
+    ];
+
+    for (body, headers, code) in cases {
+        let reply = server.post_raw(body.clone(), headers).await;
+
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body} {headers:?}");
+        assert_eq!(reply.json["error"]["code"], code, "{body} {headers:?}");
+        assert_eq!(reply.json["id"], 1);
+    }
+    let missing = server.post_raw(bare.to_string(), &modern).await;
+    let message = missing.json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("io.modelcontextprotocol/protocolVersion"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn modern_notifications_are_accepted_and_sessions_ignored() {
+    let server = spawn(app()).await;
+    let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+
+    let accepted = server
+        .post_raw(note, &[JSON, ("mcp-protocol-version", "2026-07-28")])
+        .await;
+    let with_session = server
+        .call_modern(
+            "server/discover",
+            json!({}),
+            &[("mcp-session-id", "abc"), ("last-event-id", "7")],
+        )
+        .await;
+
+    assert_eq!(accepted.status, StatusCode::ACCEPTED);
+    assert_eq!(accepted.text, "");
+    assert_eq!(with_session.status, StatusCode::OK);
+    assert!(with_session.headers.get("mcp-session-id").is_none());
+}
+
+#[tokio::test]
+async fn legacy_requests_are_unchanged_beside_modern_ones() {
+    let server = spawn(app()).await;
+
+    let modern = server.call_modern("server/discover", json!({}), &[]).await;
+    let legacy = server
+        .call("initialize", initialize_params("2025-11-25"))
+        .await;
+    let ping = server.post_raw(PING, &[JSON]).await;
+
+    assert_eq!(modern.status, StatusCode::OK);
+    assert_eq!(legacy.json["result"]["protocolVersion"], "2025-11-25");
+    assert!(legacy.json["result"].get("resultType").is_none());
+    assert_eq!(ping.json, json!({"jsonrpc": "2.0", "id": 1, "result": {}}));
 }

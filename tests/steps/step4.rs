@@ -237,3 +237,112 @@ async fn the_guard_stops_a_rebinding_page_from_calling_tools() {
             .contains("attacker.example:9000")
     );
 }
+
+#[tokio::test]
+async fn modern_tools_call_mirrors_the_name_in_mcp_name() {
+    let server = spawn(app()).await;
+    let call = echo(json!({"message": "hi", "repeat_count": 2}));
+
+    let plain = server.call_modern("tools/call", call.clone(), &[]).await;
+    let prompt = server
+        .call_modern(
+            "prompts/get",
+            json!({"name": "echo_prompt", "arguments": {"message": "m"}}),
+            &[],
+        )
+        .await;
+
+    assert_eq!(plain.status, StatusCode::OK);
+    assert_eq!(plain.json["result"]["content"][0]["text"], "hihi");
+    assert_eq!(plain.json["result"]["structuredContent"]["text"], "hihi");
+    assert_eq!(plain.json["result"]["isError"], false);
+    assert_eq!(plain.json["result"]["resultType"], "complete");
+    assert_eq!(
+        plain.json["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "mcp-auth-steps-step4"
+    );
+    assert!(plain.json["result"].get("cacheScope").is_none());
+    assert_eq!(prompt.status, StatusCode::OK);
+    assert_eq!(
+        prompt.json["result"]["messages"][0]["content"]["text"],
+        "Please echo: m"
+    );
+}
+
+#[tokio::test]
+async fn modern_mcp_name_is_required_equal_and_base64_decoded() {
+    let server = spawn(app()).await;
+    let body = |name: &str| {
+        crate::modern_body(
+            "tools/call",
+            json!({"name": name, "arguments": {"message": "x"}}),
+        )
+        .to_string()
+    };
+    let headers = |name: Option<&'static str>| {
+        let mut h = vec![
+            ("content-type", "application/json"),
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+        ];
+        if let Some(name) = name {
+            h.push(("mcp-name", name));
+        }
+        h
+    };
+
+    let missing = server.post_raw(body("echo"), &headers(None)).await;
+    let other = server
+        .post_raw(body("echo"), &headers(Some("whoami")))
+        .await;
+    // "echo" as base64: the server decodes the sentinel before comparing.
+    let encoded = server
+        .post_raw(body("echo"), &headers(Some("=?base64?ZWNobw==?=")))
+        .await;
+    let bad_base64 = server
+        .post_raw(body("echo"), &headers(Some("=?base64?ZWNobw?=")))
+        .await;
+    let unknown = server.post_raw(body("nope"), &headers(Some("nope"))).await;
+    let schema = server
+        .call_modern("tools/call", echo(json!({"repeat_count": 11})), &[])
+        .await;
+
+    for (reply, what) in [
+        (&missing, "missing"),
+        (&other, "other"),
+        (&bad_base64, "bad base64"),
+    ] {
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{what}");
+        assert_eq!(reply.json["error"]["code"], -32020, "{what}");
+    }
+    assert!(
+        missing.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Mcp-Name header is required")
+    );
+    assert_eq!(encoded.status, StatusCode::OK);
+    assert_eq!(encoded.json["result"]["content"][0]["text"], "x");
+    // The method's own errors keep their status and code.
+    assert_eq!(unknown.status, StatusCode::OK);
+    assert_eq!(unknown.json["error"]["code"], -32602);
+    assert_eq!(schema.status, StatusCode::OK);
+    assert_eq!(schema.json["result"]["isError"], true);
+}
+
+#[tokio::test]
+async fn modern_lists_carry_cache_hints() {
+    let server = spawn(app()).await;
+
+    let tools = server.call_modern("tools/list", json!({}), &[]).await;
+    let prompts = server.call_modern("prompts/list", json!({}), &[]).await;
+
+    for reply in [&tools, &prompts] {
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.json["result"]["ttlMs"], 3_600_000);
+        assert_eq!(reply.json["result"]["cacheScope"], "public");
+        assert_eq!(reply.json["result"]["resultType"], "complete");
+    }
+    assert_eq!(tools.json["result"]["tools"][0]["name"], "echo");
+    assert_eq!(prompts.json["result"]["prompts"][0]["name"], "echo_prompt");
+}

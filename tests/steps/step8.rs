@@ -128,3 +128,51 @@ async fn any_valid_token_may_initialize_ping_and_notify() {
     assert_eq!(note.status, StatusCode::ACCEPTED);
     assert!(note.text.is_empty());
 }
+
+#[tokio::test]
+async fn both_eras_get_the_same_challenges() {
+    let server = spawn(app(8)).await;
+    let bob = format!(
+        "Bearer {}",
+        signed(&claims("mcp:read mcp:prompts", &["user"], json!({})))
+    );
+    let call = json!({"name": "echo", "arguments": {"message": "x"}});
+    let legacy_body =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call}).to_string();
+    let anonymous = [("content-type", "application/json")];
+    let as_bob = [
+        ("content-type", "application/json"),
+        ("authorization", bob.as_str()),
+    ];
+
+    let legacy_anonymous = server.post_raw(legacy_body.clone(), &anonymous).await;
+    let modern_anonymous = server.call_modern("tools/call", call.clone(), &[]).await;
+    let legacy_bob = server.post_raw(legacy_body, &as_bob).await;
+    let modern_bob = server
+        .call_modern("tools/call", call.clone(), &[("authorization", &bob)])
+        .await;
+    let modern_list = server
+        .call_modern("tools/list", json!({}), &[("authorization", &bob)])
+        .await;
+
+    assert_eq!(legacy_anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(modern_anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        modern_anonymous.header("www-authenticate"),
+        legacy_anonymous.header("www-authenticate")
+    );
+    assert_eq!(legacy_bob.status, StatusCode::FORBIDDEN);
+    assert_eq!(modern_bob.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        modern_bob.header("www-authenticate"),
+        legacy_bob.header("www-authenticate")
+    );
+    assert!(
+        modern_bob
+            .header("www-authenticate")
+            .starts_with("Bearer error=\"insufficient_scope\"")
+    );
+    assert_eq!(modern_bob.json["error"], legacy_bob.json["error"]);
+    assert_eq!(modern_list.status, StatusCode::OK);
+    assert_eq!(modern_list.json["result"]["cacheScope"], "private");
+}
