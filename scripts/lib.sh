@@ -134,6 +134,23 @@ rpc() {
   request POST /mcp -H 'Content-Type: application/json' --data-binary "$body" "$@"
 }
 
+# modern_rpc ID METHOD PARAMS [CURL ARGS...]: a 2026-07-28 request as a modern client sends it:
+# PARAMS (a JSON object) gets `_meta` with the protocol version, client capabilities and
+# clientInfo {"name":"test-script"}; the headers MCP-Protocol-Version, Mcp-Method and, when
+# PARAMS has a string "name", Mcp-Name. Extra curl args (-H ...) come after.
+modern_rpc() {
+  local id="$1" method="$2" params="$3"; shift 3
+  local body name
+  body="$(jq -cn --argjson id "$id" --arg m "$method" --argjson p "$params" '{jsonrpc:"2.0", id:$id, method:$m,
+    params: ($p + {_meta: {"io.modelcontextprotocol/protocolVersion":"2026-07-28",
+      "io.modelcontextprotocol/clientCapabilities":{},
+      "io.modelcontextprotocol/clientInfo":{name:"test-script",version:"1"}}})}')"
+  name="$(jq -r 'if (.name | type) == "string" then .name else empty end' <<<"$params")"
+  local extra=(-H 'MCP-Protocol-Version: 2026-07-28' -H "Mcp-Method: $method")
+  [ -n "$name" ] && extra+=(-H "Mcp-Name: $name")
+  rpc "$body" "${extra[@]}" "$@"
+}
+
 # body_for METHOD ID: a JSON-RPC request for one of the four policed methods (steps 8, 10) that
 # succeeds when the caller is allowed.
 body_for() {

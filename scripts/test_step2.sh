@@ -79,11 +79,8 @@ rpc '{"jsonrpc":"2.0","id":"x","method":"prompts/list"}'
 expect_rpc_error 200 -32601 '"x"' "prompts/list"
 rpc '{"jsonrpc":"2.0","id":9,"method":"no/such/method","params":{}}'
 expect_rpc_error 200 -32601 9 "an unknown method"
-started=$(date +%s%N)
 rpc '{"jsonrpc":"2.0","id":10,"method":"server/discover","params":{}}'
-elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
-expect_rpc_error 200 -32601 10 "server/discover"
-if [ "$elapsed_ms" -lt 2000 ]; then pass "server/discover answers at once (${elapsed_ms} ms)"; else fail "server/discover took ${elapsed_ms} ms"; fi
+expect_rpc_error 200 -32601 10 "server/discover without MCP-Protocol-Version: 2026-07-28 (a 2025-03-26 request)"
 
 section "malformed messages (HTTP 400)"
 rpc '{"jsonrpc":"2.0","id":1,'
@@ -149,15 +146,75 @@ for version in 2025-11-25 2025-06-18 2025-03-26; do
   expect_status 200 "MCP-Protocol-Version: $version"
   expect_jq '.result == {}' "$version: ping answered"
 done
-for version in 2026-07-28 banana 2024-11-05; do
+for version in 2099-01-01 banana 2024-11-05; do
   rpc "$PING" -H "MCP-Protocol-Version: $version"
-  expect_rpc_error 400 -32002 1 "MCP-Protocol-Version: $version"
-  expect_jq ".error.message | contains(\"$version\") and contains(\"supported: 2025-11-25, 2025-06-18, 2025-03-26\")" \
+  expect_rpc_error 400 -32022 1 "MCP-Protocol-Version: $version"
+  expect_jq ".error.message | contains(\"$version\") and contains(\"supported: 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26\")" \
     "$version: the message names it and the supported versions"
-  expect_jq '.error.data.supported == ["2025-11-25","2025-06-18","2025-03-26"]' "$version: data.supported lists them"
+  expect_jq ".error.data == {\"supported\":[\"2026-07-28\",\"2025-11-25\",\"2025-06-18\",\"2025-03-26\"],\"requested\":\"$version\"}" \
+    "$version: data.supported lists them, data.requested names it"
 done
 rpc '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H 'MCP-Protocol-Version: banana'
-expect_rpc_error 400 -32002 null "a notification with an unsupported version"
+expect_rpc_error 400 -32022 null "a notification with an unsupported version"
+rpc "$PING" -H 'MCP-Protocol-Version: 2025-11-25' -H 'MCP-Protocol-Version: 2025-11-25'
+expect_rpc_error 400 -32020 1 "MCP-Protocol-Version sent twice"
+
+section "modern era (2026-07-28): server/discover"
+modern_rpc 20 server/discover '{}'
+expect_status 200 "server/discover"
+expect_header Content-Type '^application/json$' "server/discover: application/json"
+expect_jq '.id == 20 and .result.supportedVersions == ["2026-07-28","2025-11-25","2025-06-18","2025-03-26"]' "supportedVersions: the modern one first, then the legacy ones"
+expect_jq '.result.capabilities == {} and .result.resultType == "complete"' "capabilities {} (step 2), resultType complete"
+expect_jq '.result.ttlMs == 3600000 and .result.cacheScope == "public"' "ttlMs 3600000, cacheScope public"
+expect_jq '.result._meta["io.modelcontextprotocol/serverInfo"].name == "mcp-auth-steps-step2" and (.result._meta["io.modelcontextprotocol/serverInfo"].version | type == "string")' "serverInfo in _meta"
+expect_jq '[.. | select(. == null)] | length == 0' "no null anywhere in the result"
+expect_no_header Mcp-Session-Id "no session id"
+expect_log "$SERVER_LOG" 'rpc_method="server/discover".* era="modern" client="test-script"' "the log line names the era and clientInfo.name"
+modern_rpc 21 server/discover '{}' -H 'Mcp-Session-Id: abc' -H 'Last-Event-ID: 3'
+expect_status 200 "Mcp-Session-Id and Last-Event-ID are ignored"
+expect_no_header Mcp-Session-Id "  and no session id is echoed"
+
+section "modern era: methods 2026-07-28 removed (404, -32601)"
+for method in initialize ping logging/setLevel no/such/method tools/list; do
+  modern_rpc 22 "$method" '{"protocolVersion":"2026-07-28","capabilities":{},"clientInfo":{"name":"c","version":"1"}}'
+  expect_rpc_error 404 -32601 22 "modern $method"
+done
+rpc "$(initialize_body 23 2025-11-25)"
+expect_log "$SERVER_LOG" 'rpc_method="initialize".* era="legacy" client="test_step2"' "a legacy initialize logs era legacy and its clientInfo.name"
+
+section "modern era: the _meta envelope (400, -32602)"
+M='-H MCP-Protocol-Version:2026-07-28 -H Mcp-Method:server/discover'
+rpc '{"jsonrpc":"2.0","id":24,"method":"server/discover"}' $M
+expect_rpc_error 400 -32602 24 "no params at all"
+expect_jq '.error.message | contains("io.modelcontextprotocol/protocolVersion") and contains("io.modelcontextprotocol/clientCapabilities")' "the message names both keys"
+rpc '{"jsonrpc":"2.0","id":25,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}' $M
+expect_rpc_error 400 -32602 25 "_meta without clientCapabilities"
+expect_jq '.error.message == "params._meta is missing io.modelcontextprotocol/clientCapabilities"' "the message names the missing key"
+rpc '{"jsonrpc":"2.0","id":26,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{}}}}' $M
+expect_rpc_error 400 -32602 26 "_meta without protocolVersion"
+rpc '{"jsonrpc":"2.0","id":27,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":[]}}}' $M
+expect_rpc_error 400 -32602 27 "clientCapabilities not an object"
+
+section "modern era: mirrored headers (400, -32020)"
+rpc '{"jsonrpc":"2.0","id":28,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2025-11-25","io.modelcontextprotocol/clientCapabilities":{}}}}' $M
+expect_rpc_error 400 -32020 28 "_meta protocolVersion differs from the header"
+expect_jq '.error.message | startswith("Header mismatch: MCP-Protocol-Version")' "the message names the header"
+D='{"jsonrpc":"2.0","id":29,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}'
+rpc "$D" -H 'MCP-Protocol-Version: 2026-07-28'
+expect_rpc_error 400 -32020 29 "Mcp-Method missing"
+expect_jq '.error.message | contains("Mcp-Method header is required")' "the message says Mcp-Method is required"
+rpc "$D" -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/list'
+expect_rpc_error 400 -32020 29 "Mcp-Method differs from method"
+rpc "$D" -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: Server/Discover'
+expect_rpc_error 400 -32020 29 "Mcp-Method compared case-sensitively"
+rpc "$D" -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: server/discover' -H 'Mcp-Method: server/discover'
+expect_rpc_error 400 -32020 29 "Mcp-Method sent twice"
+rpc "$D" -H 'mcp-protocol-version: 2026-07-28' -H 'MCP-METHOD: server/discover'
+expect_status 200 "header names are case-insensitive"
+
+section "modern era: notifications (202)"
+rpc '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H 'MCP-Protocol-Version: 2026-07-28'
+expect_accepted "a modern notification (no header rules in 2026-07-28)"
 
 section "Content-Type (415)"
 rpc "$PING" -H 'Content-Type: application/json; charset=utf-8'

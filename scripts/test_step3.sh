@@ -67,6 +67,22 @@ expect_jq '.id == 8 and .error.code == -32601 and .error.message == "Method not 
 rpc '{"jsonrpc":"2.0","id":9,"method":"prompts/get","params":{"name":"echo_prompt","arguments":{"message":"hi"}}}'
 expect_jq '.id == 9 and .error.code == -32601' "prompts/get is -32601 in step 3"
 
+section "modern era (2026-07-28): the same catalog, complete and cacheable"
+modern_rpc 30 server/discover '{}'
+expect_jq '.result.capabilities == {"prompts":{"listChanged":false},"tools":{"listChanged":false}}' "server/discover declares tools and prompts"
+modern_rpc 31 tools/list '{}'
+expect_status 200 "modern tools/list"
+expect_jq '.result.tools[0].name == "echo" and (.result.tools | length) == 1' "the echo definition"
+expect_jq '.result.resultType == "complete" and .result.ttlMs == 3600000 and .result.cacheScope == "public"' "resultType complete, ttlMs 3600000, cacheScope public"
+expect_jq '.result._meta["io.modelcontextprotocol/serverInfo"].name == "mcp-auth-steps-step3"' "serverInfo in _meta"
+rpc '{"jsonrpc":"2.0","id":32,"method":"tools/list"}' -H 'MCP-Protocol-Version: 2025-11-25'
+expect_jq '.result | (has("resultType") or has("ttlMs") or has("_meta")) | not' "the legacy answer has none of the modern fields"
+modern_rpc 33 prompts/list '{}'
+expect_jq '.result.prompts[0].name == "echo_prompt" and .result.cacheScope == "public"' "modern prompts/list"
+modern_rpc 34 tools/call '{"name":"echo","arguments":{"message":"hi"}}'
+expect_status 404 "modern tools/call in step 3: 404 (this step does not execute)"
+expect_jq '.id == 34 and .error.code == -32601' "  -32601"
+
 section "regressions: lifecycle, transport, guard"
 rpc '{"jsonrpc":"2.0","id":10,"method":"ping"}'
 expect_jq '.result == {}' "ping"
@@ -76,8 +92,9 @@ expect_empty_body "notification: empty body"
 rpc '{nope'
 expect_status 400 "parse error"
 expect_jq '.error.code == -32700 and .id == null' "parse error is -32700, id null"
-rpc '{"jsonrpc":"2.0","id":11,"method":"tools/list"}' -H 'MCP-Protocol-Version: 2026-07-28'
+rpc '{"jsonrpc":"2.0","id":11,"method":"tools/list"}' -H 'MCP-Protocol-Version: 2099-01-01'
 expect_status 400 "an unsupported MCP-Protocol-Version"
+expect_jq '.error.code == -32022' "  -32022"
 request GET /mcp
 expect_status 405 "GET /mcp"
 expect_header Allow '^POST$' "Allow: POST"

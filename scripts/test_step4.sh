@@ -123,6 +123,33 @@ expect_jq '.result.tools[0].name == "echo"' "tools/list"
 call 3 '{"name":"echo","arguments":{"message":"ok"}}' -H 'MCP-Protocol-Version: 2025-06-18' -H 'Accept: application/json, text/event-stream'
 expect_jq '.result.content[0].text == "ok"' "tools/call"
 
+section "modern era (2026-07-28): tools/call and prompts/get with Mcp-Name"
+modern_rpc 50 tools/call '{"name":"echo","arguments":{"message":"ab","repeat_count":2}}'
+expect_status 200 "modern tools/call"
+expect_jq '.result.content == [{"type":"text","text":"abab"}] and .result.structuredContent == {"text":"abab"} and .result.isError == false' "echo runs"
+expect_jq '.result.resultType == "complete" and (.result | has("ttlMs") | not)' "resultType complete, no cache hints on a call"
+expect_log "$SERVER_LOG" 'rpc_method="tools/call".* era="modern" client="test-script"' "the log line: era modern, client test-script"
+modern_rpc 51 prompts/get '{"name":"echo_prompt","arguments":{"message":"m"}}'
+expect_jq '.result.messages[0].content.text == "Please echo: m" and .result.resultType == "complete"' "modern prompts/get"
+CALL='{"jsonrpc":"2.0","id":52,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}'
+MODERN=(-H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call')
+rpc "$CALL" "${MODERN[@]}"
+expect_status 400 "Mcp-Name missing"
+expect_jq '.id == 52 and .error.code == -32020 and (.error.message | contains("Mcp-Name header is required"))' "  -32020, the message names Mcp-Name"
+rpc "$CALL" "${MODERN[@]}" -H 'Mcp-Name: whoami'
+expect_jq '.error.code == -32020 and .error.message == "Header mismatch: Mcp-Name header \"whoami\" does not match params.name \"echo\""' "Mcp-Name differs: -32020 naming both"
+rpc "$CALL" "${MODERN[@]}" -H "Mcp-Name: =?base64?$(printf echo | base64)?="
+expect_jq '.result.content[0].text == "x"' "Mcp-Name as =?base64?ZWNobw==?= is decoded and matches"
+rpc "$CALL" "${MODERN[@]}" -H 'Mcp-Name: =?base64?ZWNobw?='
+expect_jq '.error.code == -32020' "non-canonical base64 (no padding) never matches: -32020"
+rpc "$CALL" "${MODERN[@]}" -H 'Mcp-Name: =?BASE64?ZWNobw==?='
+expect_jq '.error.code == -32020' "the sentinel is case-sensitive: =?BASE64?…?= is a plain value"
+modern_rpc 53 tools/call '{"name":"nope","arguments":{}}'
+expect_status 200 "an unknown tool: the method's own error"
+expect_jq '.error.code == -32602' "  -32602"
+modern_rpc 54 tools/call '{"name":"echo","arguments":{"repeat_count":0}}'
+expect_jq '.result.isError == true' "a schema error is an isError result in the modern era too"
+
 section "regressions: guard and transport"
 call 40 '{"name":"echo","arguments":{"message":"hi"}}' -H 'Origin: http://localhost.evil.com'
 expect_status 403 "a look-alike Origin is refused before dispatch"

@@ -130,6 +130,12 @@ expect_header access-control-allow-headers '(^|[ ,])authorization([ ,]|$)' "pref
 expect_header access-control-allow-headers '(^|[ ,])content-type([ ,]|$)' "preflight: allow-headers include content-type"
 expect_header access-control-allow-headers '(^|[ ,])mcp-protocol-version([ ,]|$)' "preflight: allow-headers include mcp-protocol-version"
 expect_header access-control-max-age '^[0-9]+$' "preflight: Access-Control-Max-Age"
+request OPTIONS /mcp -H "Origin: $WEB" -H 'Access-Control-Request-Method: POST' \
+  -H 'Access-Control-Request-Headers: content-type,mcp-protocol-version,mcp-method,mcp-name,mcp-param-region,x-not-mcp'
+expect_header access-control-allow-headers '(^|[ ,])mcp-method([ ,]|$)' "modern preflight: allow-headers include mcp-method"
+expect_header access-control-allow-headers '(^|[ ,])mcp-name([ ,]|$)' "modern preflight: allow-headers include mcp-name"
+expect_header access-control-allow-headers '(^|[ ,])mcp-param-region([ ,]|$)' "modern preflight: the requested mcp-param-region is allowed"
+if header_value access-control-allow-headers | grep -q 'x-not-mcp'; then fail "modern preflight: x-not-mcp must not be allowed"; else pass "modern preflight: x-not-mcp is not allowed"; fi
 expect_no_header www-authenticate "preflight is not challenged"
 expect_no_header access-control-allow-credentials "no Access-Control-Allow-Credentials (tokens travel in a header, not cookies)"
 rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H "Origin: $WEB"

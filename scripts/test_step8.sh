@@ -50,7 +50,18 @@ expect_forbidden() {
   expect_jq '.error.code == -32003 and (.error.message | type) == "string"' "$1: error code -32003"
 }
 
-section "the policy matrix (generate-token --demo)"
+# send_in ERA METHOD ID [CURL ARGS...]: body_for's request, legacy as it is, or modern (2026-07-28:
+# _meta and the mirrored headers, see modern_rpc in lib.sh).
+send_in() {
+  local era="$1" method="$2" id="$3"; shift 3
+  if [ "$era" = legacy ]; then
+    rpc "$(body_for "$method" "$id")" "$@"
+  else
+    modern_rpc "$id" "$method" "$(body_for "$method" "$id" | jq -c '.params // {}')" "$@"
+  fi
+}
+
+section "the policy matrix (generate-token --demo), in both eras"
 #           tools/list tools/call prompts/list prompts/get
 MATRIX="ALICE  allow allow allow deny
 BOB    allow deny  allow allow
@@ -58,13 +69,14 @@ ADMIN  allow allow allow allow
 GUEST  deny  deny  deny  deny"
 METHODS=(tools/list tools/call prompts/list prompts/get)
 id=101
+for era in legacy modern; do
 while read -r user cells; do
   read -r -a verdicts <<<"$cells"
   var="${user}_TOKEN"
   for i in 0 1 2 3; do
     method="${METHODS[$i]}"
-    label="$(printf '%s' "$user" | tr '[:upper:]' '[:lower:]') $method (id $id)"
-    rpc "$(body_for "$method" "$id")" -H "Authorization: Bearer ${!var}"
+    label="$era: $(printf '%s' "$user" | tr '[:upper:]' '[:lower:]') $method (id $id)"
+    send_in "$era" "$method" "$id" -H "Authorization: Bearer ${!var}"
     if [ "${verdicts[$i]}" = allow ]; then
       expect_status 200 "$label: allowed"
       expect_jq ".id == $id and (has(\"error\") | not)" "$label: a result with the request's id"
@@ -76,6 +88,25 @@ while read -r user cells; do
     id=$((id + 1))
   done
 done <<<"$MATRIX"
+done
+
+section "modern era: the same 401 as legacy, cacheScope private"
+send_in legacy tools/call 201
+legacy_challenge="$(header_value www-authenticate)"
+expect_status 401 "legacy tools/call without a token"
+expect_header www-authenticate '^Bearer realm="mcp", resource_metadata=' "  the legacy challenge"
+send_in modern tools/call 202
+expect_status 401 "modern tools/call without a token"
+expect_eq "$(header_value www-authenticate)" "$legacy_challenge" "modern 401: the same WWW-Authenticate as legacy"
+modern_rpc 203 server/discover '{}'
+expect_status 401 "modern server/discover without a token"
+send_in modern tools/list 204 -H "Authorization: Bearer $ALICE_TOKEN"
+expect_jq '.result.cacheScope == "private" and .result.ttlMs == 3600000' "a modern list for alice: cacheScope private (answers depend on who asks)"
+modern_rpc 205 server/discover '{}' -H "Authorization: Bearer $GUEST_TOKEN"
+expect_jq '.result.cacheScope == "private" and .result.capabilities.tools.listChanged == false' "server/discover with any valid token (guest): private"
+modern_rpc 206 initialize '{}' -H "Authorization: Bearer $ADMIN_TOKEN"
+expect_status 404 "modern initialize with a token: 404 (not in 2026-07-28)"
+expect_log "$SERVER_LOG" 'rpc_method="tools/list".* user="alice" era="modern" client="test-script"' "the log line: user, era and client"
 
 section "any valid token may initialize, ping and notify"
 rpc '{"jsonrpc":"2.0","id":201,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
