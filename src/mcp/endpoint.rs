@@ -121,7 +121,10 @@ async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -
     // The one question to the lifecycle: which era, or why not.
     let served = match lifecycle::classify(headers, &method, params.as_ref(), id.is_some()) {
         Ok(served) => served,
-        Err(refusal) => return reject(refusal.status, id.as_ref(), refusal.error, log),
+        Err(refusal) => {
+            log.era = refusal.era.map(Era::as_str);
+            return reject(refusal.status, id.as_ref(), refusal.error, log);
+        }
     };
     log.era = Some(served.era.as_str());
     log.client = served.client;

@@ -130,6 +130,8 @@ pub struct Refusal {
     pub status: StatusCode,
     /// -32022, -32020 or -32602.
     pub error: RpcError,
+    /// The era the header asked for, when it named one we speak (for the log line).
+    pub era: Option<Era>,
 }
 
 impl Refusal {
@@ -137,6 +139,7 @@ impl Refusal {
         Self {
             status: StatusCode::BAD_REQUEST,
             error: RpcError::new(code, message),
+            era: None,
         }
     }
 }
@@ -167,7 +170,10 @@ pub fn classify(
             era: Era::Modern,
             client: None,
         }),
-        Some(MODERN_VERSION) => modern(headers, method, params),
+        Some(MODERN_VERSION) => modern(headers, method, params).map_err(|mut refusal| {
+            refusal.era = Some(Era::Modern);
+            refusal
+        }),
         Some(v) => Err(unsupported(v)),
     }
 }
