@@ -2,6 +2,7 @@
 """Runs every command the docs show, and compares what it prints with what the page says.
 
     scripts/doc_test.py [PAGE.md ...]      # default: README.md and docs/*.md
+    scripts/doc_test.py --self-test        # a wrong expected line must fail, named by page:line
 
 A *command block* is a fenced block (any info string) with lines that start with "$ ". Each such
 line is a command (continued on the next line while it ends with a backslash); the lines up to the
@@ -19,13 +20,15 @@ ignored.
 Directives, HTML comments that readers do not see:
   <!-- doc-test: server CMD -->   before a page's first command: starts CMD (e.g.
                                   "target/debug/step2") in the background, its stderr into
-                                  $DOC_TEST_LOG, waits until http://localhost:9000/health
+                                  $DOC_TEST_LOG unless CMD redirects it (2>FILE), its stdout
+                                  nowhere, waits until http://localhost:9000/health
                                   answers, and stops it (by PID) when the page ends.
   <!-- doc-test: skip WHY -->     the next command block is not run (WHY is listed).
   <!-- doc-test: stop-server -->  stops the page's server here (a later "server" starts another).
 
 Prints per page the commands run and the blocks skipped; a difference is reported as
-"PAGE:LINE: ..." with a diff. Exit status 0 when every command printed what its page says.
+"PAGE:LINE: output differs" (LINE: the first expected line that does not match, or the command's
+line when "..." makes that ambiguous) with the command and a diff. Exit status 0 when every command printed what its page says.
 """
 
 import os
@@ -116,6 +119,7 @@ def split_commands(body, first_line):
             expected.append(body[k])
             k += 1
         commands.append(Command(line_no, "\n".join(text), expected))
+        commands[-1].output_line = line_no + len(text)
     return commands
 
 
@@ -178,8 +182,9 @@ class Session:
 
 class Server:
     def __init__(self, command, env, log):
+        stderr = "" if "2>" in command else f" 2>>{log}"
         self.proc = subprocess.Popen(
-            ["bash", "-c", f"exec {command} 2>>{log} >/dev/null"],
+            ["bash", "-c", f"exec {command}{stderr} >/dev/null"],
             cwd=ROOT,
             env=env,
         )
@@ -221,6 +226,17 @@ def matches(expected, actual):
         rest = expected[1:]
         return any(matches(rest, actual[k:]) for k in range(len(actual) + 1))
     return bool(actual) and line_matches(head, actual[0]) and matches(expected[1:], actual[1:])
+
+
+def first_difference(command, expected, actual):
+    """The page line of the first expected line that does not match (the command's line when
+    `...` makes that ambiguous)."""
+    if "..." in expected:
+        return command.line
+    for i, want in enumerate(expected):
+        if i >= len(actual) or not line_matches(want, actual[i]):
+            return command.output_line + i
+    return command.output_line + len(expected)
 
 
 def normalize(text, expected):
@@ -297,8 +313,9 @@ def run_page(path, env):
                         )
                     )
                     why = f" ({problem})" if problem else ""
+                    line = first_difference(command, expected, actual)
                     failures.append(
-                        f"{rel}:{command.line}: output differs{why}\n  $ {command.text}\n{diff}"
+                        f"{rel}:{line}: output differs{why}\n  $ {command.text}\n{diff}"
                     )
     finally:
         if server:
@@ -307,14 +324,41 @@ def run_page(path, env):
     return run, skipped, len(blocks), failures
 
 
-def main(argv):
-    pages = [Path(a).resolve() for a in argv] or [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+def environment():
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"doc-test.{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["DOC_TEST_LOG"] = str(work / "server.log")
     env.pop("RUST_LOG", None)
     env["NO_COLOR"] = "1"
+    return env
+
+
+def self_test(env):
+    """Copies the step 2 page with one expected line made wrong; the run must fail there only."""
+    source = ROOT / "docs" / "step02-jsonrpc-lifecycle.md"
+    lines = source.read_text(encoding="utf-8").split("\n")
+    target = next(i for i, l in enumerate(lines) if l.startswith('{"id":1,"jsonrpc":"2.0","result":{"_meta"'))
+    lines[target] = lines[target].replace('"resultType":"complete"', '"resultType":"partial"')
+    copy_dir = ROOT / "target" / "doc-test-self-test"
+    copy_dir.mkdir(parents=True, exist_ok=True)
+    copy = copy_dir / source.name
+    copy.write_text("\n".join(lines), encoding="utf-8")
+    run, _, _, failures = run_page(copy, env)
+    named = f"{copy.relative_to(ROOT)}:{target + 1}: output differs"
+    ok = len(failures) == 1 and failures[0].startswith(named) and '"resultType":"partial"' in failures[0]
+    print(f"self-test: {run} commands run on a copy of {source.relative_to(ROOT)} with line {target + 1} made wrong")
+    print(f"self-test: {'ok' if ok else 'FAILED'}: expected exactly one failure, named {named!r}; got {len(failures)}")
+    for f in failures:
+        print(f)
+    return 0 if ok else 1
+
+
+def main(argv):
+    if argv == ["--self-test"]:
+        return self_test(environment())
+    pages = [Path(a).resolve() for a in argv] or [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    env = environment()
     total_run = total_skipped = 0
     all_failures = []
     for page in pages:
