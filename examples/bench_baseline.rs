@@ -14,9 +14,8 @@
 //! ```
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{Extensions, HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -42,14 +41,16 @@ struct Args {
 /// The baseline's `POST /mcp` handler.
 /// A modern request (`MCP-Protocol-Version: 2026-07-28`) gets the modern result shape, with none
 /// of the era checks: the baseline is the bare work.
-pub async fn mcp(
-    State(service): State<Arc<McpService>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let era = match headers.get("mcp-protocol-version") {
+/// (The request is taken apart rather than extracted piecewise: a `HeaderMap` extractor would
+/// clone the headers, work the servers do not do.)
+pub async fn mcp(State(service): State<Arc<McpService>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let era = match parts.headers.get("mcp-protocol-version") {
         Some(v) if v == MODERN_VERSION => Era::Modern,
         _ => Era::Legacy,
+    };
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::BAD_REQUEST.into_response();
     };
     match jsonrpc::parse(&body) {
         Ok(Incoming::Request { id, method, params }) => {

@@ -22,7 +22,7 @@
 //! Every version or header refusal uses the modern codes (-32022, -32020), in both eras: they are
 //! what a modern client recognises, and anything else in a 400 makes it fall back to `initialize`.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
@@ -152,7 +152,7 @@ pub fn classify(
     params: Option<&Value>,
     is_request: bool,
 ) -> Result<Served, Refusal> {
-    let version = match single(headers, VERSION_HEADER) {
+    let version = match single(headers, VERSION_NAME) {
         Header::Absent => None,
         Header::Several => {
             return Err(Refusal::new(
@@ -248,7 +248,7 @@ fn modern(headers: &HeaderMap, method: &str, params: Option<&Value>) -> Result<S
             shown(&meta[META_PROTOCOL_VERSION])
         )));
     }
-    match single(headers, METHOD_HEADER) {
+    match single(headers, METHOD_NAME) {
         Header::Value(v) if v == method => {}
         Header::Value(v) => {
             return Err(mismatch(format!(
@@ -263,7 +263,7 @@ fn modern(headers: &HeaderMap, method: &str, params: Option<&Value>) -> Result<S
     if let Some((_, key)) = named {
         // A name that is absent or not a string is the method's own -32602, not a header error.
         if let Some(body) = params.and_then(|p| p.get(*key)).and_then(Value::as_str) {
-            match single(headers, NAME_HEADER) {
+            match single(headers, NAME_NAME) {
                 Header::Value(v) => match decode_name(v) {
                     Some(decoded) if decoded == body => {}
                     Some(decoded) => {
@@ -328,7 +328,12 @@ impl Header<'_> {
     }
 }
 
-fn single<'a>(headers: &'a HeaderMap, name: &str) -> Header<'a> {
+/// The three header names, parsed once (a `&str` name is parsed again on every lookup).
+const VERSION_NAME: HeaderName = HeaderName::from_static(VERSION_HEADER);
+const METHOD_NAME: HeaderName = HeaderName::from_static(METHOD_HEADER);
+const NAME_NAME: HeaderName = HeaderName::from_static(NAME_HEADER);
+
+fn single(headers: &HeaderMap, name: HeaderName) -> Header<'_> {
     let mut values = headers.get_all(name).iter();
     match (values.next(), values.next()) {
         (None, _) => Header::Absent,
