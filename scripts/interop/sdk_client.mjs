@@ -16,63 +16,30 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
+import { Checks, describeError, isObject, parseFlags, show } from './harness.mjs';
+
 const USAGE =
   'usage: sdk_client.mjs [--url URL] [--token TOKEN] [--only all|tools|prompts] ' +
   '[--expect-forbidden METHOD[,METHOD...]]';
 const METHODS = ['tools/list', 'tools/call', 'prompts/list', 'prompts/get'];
 const TIMEOUT_MS = 10_000;
 
-function usage(message) {
-  if (message) console.error(`sdk_client: ${message}`);
-  console.error(USAGE);
-  process.exit(2);
+const { opts, usage } = parseFlags(process.argv.slice(2), {
+  script: 'sdk_client',
+  usageText: USAGE,
+  known: { '--url': 'url', '--token': 'token', '--only': 'only', '--expect-forbidden': 'forbidden' },
+  defaults: { url: 'http://127.0.0.1:9000/mcp', token: undefined, only: 'all', forbidden: '' },
+});
+if (!['all', 'tools', 'prompts'].includes(opts.only)) usage('--only must be all, tools or prompts');
+opts.forbidden = new Set(opts.forbidden.split(',').map((s) => s.trim()).filter(Boolean));
+for (const m of opts.forbidden) {
+  if (!METHODS.includes(m)) usage(`--expect-forbidden: unknown method ${m} (one of ${METHODS.join(', ')})`);
 }
-
-function parseArgs(argv) {
-  const opts = { url: 'http://127.0.0.1:9000/mcp', token: undefined, only: 'all', forbidden: new Set() };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s, 2) : [arg, undefined];
-    const value = () => {
-      if (inline !== undefined) return inline;
-      if (i + 1 >= argv.length) usage(`${flag} needs a value`);
-      return argv[++i];
-    };
-    switch (flag) {
-      case '--url': opts.url = value(); break;
-      case '--token': opts.token = value(); break;
-      case '--only': opts.only = value(); break;
-      case '--expect-forbidden':
-        for (const m of value().split(',').map((s) => s.trim()).filter(Boolean)) {
-          if (!METHODS.includes(m)) usage(`--expect-forbidden: unknown method ${m} (one of ${METHODS.join(', ')})`);
-          opts.forbidden.add(m);
-        }
-        break;
-      case '-h': case '--help': console.log(USAGE); process.exit(0); break;
-      default: usage(`unknown argument ${JSON.stringify(flag)}`);
-    }
-  }
-  if (!['all', 'tools', 'prompts'].includes(opts.only)) usage(`--only must be all, tools or prompts`);
-  try { new URL(opts.url); } catch { usage(`--url is not a URL: ${opts.url}`); }
-  if (opts.token !== undefined && opts.token.trim() === '') usage('--token is empty');
-  return opts;
-}
-
-const opts = parseArgs(process.argv.slice(2));
-let passed = 0;
-let failed = 0;
-
-// Never let the token reach the output, whatever an error message contains.
-function redact(text) {
-  let s = String(text);
-  if (opts.token) s = s.split(opts.token).join('<redacted>');
-  return s.replace(/Bearer\s+[A-Za-z0-9._~+/=-]{8,}/g, 'Bearer <redacted>');
-}
-function ok(name) { passed++; console.log(`ok - ${name}`); }
-function notOk(name, why) { failed++; console.log(`not ok - ${name}: ${redact(why)}`); }
-function check(name, cond, why) { if (cond) ok(name); else notOk(name, why); return cond; }
-const show = (v) => JSON.stringify(v);
-const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+const checks = new Checks(opts.token);
+const redact = (text) => checks.redact(text);
+const ok = (name) => checks.ok(name);
+const notOk = (name, why) => checks.notOk(name, why);
+const check = (name, cond, why) => checks.check(name, cond, why);
 
 // A fetch wrapper that remembers the last HTTP answer's status and WWW-Authenticate header,
 // which the SDK does not surface in its errors.
@@ -83,12 +50,6 @@ async function recordingFetch(input, init) {
   return response;
 }
 
-function describeError(err) {
-  const parts = [`${err?.constructor?.name ?? 'Error'}`];
-  if (err?.code !== undefined) parts.push(`code=${err.code}`);
-  parts.push(`message=${JSON.stringify(String(err?.message ?? err))}`);
-  return parts.join(' ');
-}
 
 // Runs one MCP operation. If the method is expected to be forbidden, asserts an HTTP 403 with an
 // insufficient_scope challenge and returns undefined; otherwise returns the result (or undefined
@@ -257,10 +218,4 @@ async function main() {
   try { await client.close(); } catch { /* closing a stateless connection cannot fail a check */ }
 }
 
-try {
-  await main();
-} catch (err) {
-  notOk('unexpected error', describeError(err));
-}
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed > 0 || passed === 0 ? 1 : 0);
+await checks.finish(main);

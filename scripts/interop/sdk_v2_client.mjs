@@ -22,62 +22,29 @@
 
 import { Client, InsufficientScopeError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
+import { Checks, describeError, isObject, parseFlags, show } from './harness.mjs';
+
 const USAGE =
   'usage: sdk_v2_client.mjs [--url URL] [--token TOKEN] [--client-name NAME] [--expect-forbidden tools/call]';
 const MODERN = '2026-07-28';
 const TIMEOUT_MS = 10_000;
 
-function usage(message) {
-  if (message) console.error(`sdk_v2_client: ${message}`);
-  console.error(USAGE);
-  process.exit(2);
+const { opts, usage } = parseFlags(process.argv.slice(2), {
+  script: 'sdk_v2_client',
+  usageText: USAGE,
+  known: { '--url': 'url', '--token': 'token', '--client-name': 'clientName', '--expect-forbidden': 'forbidden' },
+  defaults: { url: 'http://127.0.0.1:9000/mcp', token: undefined, clientName: 'interop-ts-v2', forbidden: '' },
+});
+if (opts.clientName.trim() === '') usage('--client-name is empty');
+opts.forbidden = new Set(opts.forbidden.split(',').map((s) => s.trim()).filter(Boolean));
+for (const m of opts.forbidden) {
+  if (m !== 'tools/call') usage(`--expect-forbidden: only tools/call is supported, not ${m}`);
 }
-
-function parseArgs(argv) {
-  const opts = { url: 'http://127.0.0.1:9000/mcp', token: undefined, clientName: 'interop-ts-v2', forbidden: new Set() };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s, 2) : [arg, undefined];
-    const value = () => {
-      if (inline !== undefined) return inline;
-      if (i + 1 >= argv.length) usage(`${flag} needs a value`);
-      return argv[++i];
-    };
-    switch (flag) {
-      case '--url': opts.url = value(); break;
-      case '--token': opts.token = value(); break;
-      case '--client-name': opts.clientName = value(); break;
-      case '--expect-forbidden':
-        for (const m of value().split(',').map((s) => s.trim()).filter(Boolean)) {
-          if (m !== 'tools/call') usage(`--expect-forbidden: only tools/call is supported, not ${m}`);
-          opts.forbidden.add(m);
-        }
-        break;
-      case '-h': case '--help': console.log(USAGE); process.exit(0); break;
-      default: usage(`unknown argument ${JSON.stringify(flag)}`);
-    }
-  }
-  try { new URL(opts.url); } catch { usage(`--url is not a URL: ${opts.url}`); }
-  if (opts.token !== undefined && opts.token.trim() === '') usage('--token is empty');
-  if (opts.clientName.trim() === '') usage('--client-name is empty');
-  return opts;
-}
-
-const opts = parseArgs(process.argv.slice(2));
-let passed = 0;
-let failed = 0;
-
-// Never let the token reach the output, whatever an error message contains.
-function redact(text) {
-  let s = String(text);
-  if (opts.token) s = s.split(opts.token).join('<redacted>');
-  return s.replace(/Bearer\s+[A-Za-z0-9._~+/=-]{8,}/g, 'Bearer <redacted>');
-}
-function ok(name) { passed++; console.log(`ok - ${name}`); }
-function notOk(name, why) { failed++; console.log(`not ok - ${name}: ${redact(why)}`); }
-function check(name, cond, why) { if (cond) ok(name); else notOk(name, why); return cond; }
-const show = (v) => JSON.stringify(v);
-const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+const checks = new Checks(opts.token);
+const redact = (text) => checks.redact(text);
+const ok = (name) => checks.ok(name);
+const notOk = (name, why) => checks.notOk(name, why);
+const check = (name, cond, why) => checks.check(name, cond, why);
 
 // A fetch wrapper that remembers every POST the SDK sent (JSON-RPC method, MCP-Protocol-Version
 // and Mcp-Method headers) and the last HTTP answer's status and WWW-Authenticate header, which
@@ -96,13 +63,6 @@ async function recordingFetch(input, init) {
   return response;
 }
 
-function describeError(err) {
-  const parts = [`${err?.constructor?.name ?? 'Error'}`];
-  if (err?.code !== undefined) parts.push(`code=${err.code}`);
-  if (err?.data?.status !== undefined) parts.push(`status=${err.data.status}`);
-  parts.push(`message=${JSON.stringify(String(err?.message ?? err))}`);
-  return parts.join(' ');
-}
 
 async function main() {
   // The SDK's own bearer-token seam: AuthProvider.token() is called before every request.
@@ -204,10 +164,4 @@ async function main() {
   try { await client.close(); } catch { /* closing a stateless connection cannot fail a check */ }
 }
 
-try {
-  await main();
-} catch (err) {
-  notOk('unexpected error', describeError(err));
-}
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed > 0 || passed === 0 ? 1 : 0);
+await checks.finish(main);
