@@ -1,8 +1,9 @@
 //! Step 11: what an MCP host does, end to end — call the server, and when it says `401`, run
 //! discovery ([`crate::client::discovery`]), get a client identity ([`crate::client::registration`]),
 //! authorize ([`crate::client::authorization`]) and retry; when it says `403 insufficient_scope`, step up
-//! once. Then `initialize` → `notifications/initialized` → `tools/list` → `tools/call` →
-//! `prompts/list`, every step on the numbered [`Trace`].
+//! once. The calls: `server/discover` in the 2026-07-28 shape (for a legacy server, which does not
+//! answer it as a modern one, `initialize` → `notifications/initialized` instead) → `tools/list` →
+//! `tools/call` → `prompts/list`, every step on the numbered [`Trace`].
 //!
 //! Bounds: one authorization per `401` and one step-up per `403` for any one call, and at most
 //! [`MAX_AUTHORIZATIONS`] authorization rounds in a run (the MCP conformance suite's
@@ -12,7 +13,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use url::Url;
 
 use crate::client::authorization::{
@@ -27,7 +28,8 @@ use crate::client::registration::{
 };
 use crate::client::trace::{Trace, redact};
 use crate::client::transport::{Denial, McpClient, McpError, Reply};
-use crate::mcp::lifecycle::{LATEST_LEGACY_VERSION, LEGACY_VERSIONS};
+use crate::mcp::jsonrpc::{HEADER_MISMATCH, UNSUPPORTED_VERSION};
+use crate::mcp::lifecycle::{LATEST_LEGACY_VERSION, LEGACY_VERSIONS, MODERN_VERSION};
 
 /// At most this many authorization rounds per run.
 pub const MAX_AUTHORIZATIONS: u32 = 3;
@@ -260,56 +262,21 @@ impl McpHost {
         })
     }
 
-    /// initialize → notifications/initialized → tools/list → tools/call → prompts/list.
+    /// server/discover (2026-07-28; on a legacy server: initialize → notifications/initialized) →
+    /// tools/list → tools/call → prompts/list.
     pub async fn run(&mut self, trace: &mut Trace) -> Result<Summary, HostError> {
         let mut summary = Summary::default();
-        let init = self
-            .request(
-                trace,
-                "initialize",
-                Some(json!({
-                    "protocolVersion": LATEST_LEGACY_VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": self.opts.client_name, "version": env!("CARGO_PKG_VERSION")},
-                })),
-            )
-            .await?;
-        let version = init["protocolVersion"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let capabilities = init["capabilities"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        trace.step(format_args!(
-            "{} → 200: protocolVersion {version}, server {} {}, capabilities [{}]",
-            self.label("initialize"),
-            init["serverInfo"]["name"].as_str().unwrap_or("?"),
-            init["serverInfo"]["version"].as_str().unwrap_or(""),
-            capabilities.keys().cloned().collect::<Vec<_>>().join(", ")
-        ));
-        if !LEGACY_VERSIONS.contains(&version.as_str()) {
-            return Err(HostError::Mcp(McpError::Protocol {
-                method: "initialize".into(),
-                reason: format!(
-                    "the server chose protocol version {version:?}, which this client does not speak"
-                ),
-            }));
-        }
-        self.mcp.set_protocol_version(&version);
-        if let Some(session) = self.mcp.session_id() {
-            trace.detail(format_args!(
-                "Mcp-Session-Id {session} (sent back on every request)"
-            ));
-        }
-        summary.protocol_version = version;
-
-        self.notify(trace, "notifications/initialized").await?;
-        trace.step(format_args!(
-            "{} → 202",
-            self.label("notifications/initialized")
-        ));
+        let capabilities = match self.discover(trace).await? {
+            Some(capabilities) => {
+                summary.protocol_version = MODERN_VERSION.to_string();
+                capabilities
+            }
+            None => {
+                let (version, capabilities) = self.initialize(trace).await?;
+                summary.protocol_version = version;
+                capabilities
+            }
+        };
 
         let listed = self.request(trace, "tools/list", Some(json!({}))).await?;
         let tools: Vec<Value> = listed["tools"].as_array().cloned().unwrap_or_default();
@@ -371,6 +338,137 @@ impl McpHost {
         }
         summary.authorizations = self.authorizations;
         Ok(summary)
+    }
+
+    /// The modern era first (2026-07-28, "Streamable HTTP › Backward Compatibility"):
+    /// `server/discover` in the 2026-07-28 shape. `Some(capabilities)` when the server speaks it;
+    /// `None` (back to the legacy era) when the answer is not a recognised modern one: a 4xx
+    /// without -32020/-32022 in its body, a JSON-RPC error such as -32601, or a list of versions
+    /// without 2026-07-28. Auth refusals are handled on the way, as for any request.
+    async fn discover(
+        &mut self,
+        trace: &mut Trace,
+    ) -> Result<Option<Map<String, Value>>, HostError> {
+        self.mcp.speak_modern(&self.opts.client_name);
+        let why_legacy = match self
+            .request(trace, "server/discover", Some(json!({})))
+            .await
+        {
+            Ok(found) => {
+                let versions: Vec<&str> = found["supportedVersions"]
+                    .as_array()
+                    .map(|v| v.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let capabilities = found["capabilities"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                let server = &found["_meta"]["io.modelcontextprotocol/serverInfo"];
+                trace.step(format_args!(
+                    "{} → 200: supportedVersions [{}], server {} {}, capabilities [{}]",
+                    self.label("server/discover"),
+                    versions.join(", "),
+                    server["name"].as_str().unwrap_or("?"),
+                    server["version"].as_str().unwrap_or(""),
+                    capabilities.keys().cloned().collect::<Vec<_>>().join(", ")
+                ));
+                if versions.contains(&MODERN_VERSION) {
+                    return Ok(Some(capabilities));
+                }
+                "its supportedVersions lack 2026-07-28".to_string()
+            }
+            Err(HostError::Rpc { code, message, .. }) => {
+                format!("JSON-RPC error {code}: {message}")
+            }
+            Err(HostError::Mcp(McpError::Status {
+                status, rpc_error, ..
+            })) if (400..500).contains(&status) => {
+                let code = rpc_error.as_ref().and_then(|e| e["code"].as_i64());
+                if matches!(code, Some(HEADER_MISMATCH | UNSUPPORTED_VERSION)) {
+                    let error = rpc_error.unwrap_or_default();
+                    let supported = &error["data"]["supported"];
+                    let offers_modern = supported
+                        .as_array()
+                        .is_some_and(|v| v.iter().any(|x| x == MODERN_VERSION));
+                    if code == Some(HEADER_MISMATCH) || offers_modern {
+                        trace.step(format_args!(
+                            "{} → {status}: {}",
+                            self.label("server/discover"),
+                            error["message"].as_str().unwrap_or_default()
+                        ));
+                        return Err(HostError::Mcp(McpError::Protocol {
+                            method: "server/discover".into(),
+                            reason: format!(
+                                "the server speaks 2026-07-28 but refused this request ({status}, {})",
+                                error
+                            ),
+                        }));
+                    }
+                }
+                format!("HTTP {status} without a modern error")
+            }
+            Err(other) => return Err(other),
+        };
+        trace.step(format_args!(
+            "{}: not a 2026-07-28 server ({why_legacy}); falling back to initialize",
+            self.label("server/discover")
+        ));
+        self.mcp.speak_legacy();
+        Ok(None)
+    }
+
+    /// The legacy handshake: initialize → notifications/initialized. The chosen version and the
+    /// server's capabilities.
+    async fn initialize(
+        &mut self,
+        trace: &mut Trace,
+    ) -> Result<(String, Map<String, Value>), HostError> {
+        let init = self
+            .request(
+                trace,
+                "initialize",
+                Some(json!({
+                    "protocolVersion": LATEST_LEGACY_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": self.opts.client_name, "version": env!("CARGO_PKG_VERSION")},
+                })),
+            )
+            .await?;
+        let version = init["protocolVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let capabilities = init["capabilities"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        trace.step(format_args!(
+            "{} → 200: protocolVersion {version}, server {} {}, capabilities [{}]",
+            self.label("initialize"),
+            init["serverInfo"]["name"].as_str().unwrap_or("?"),
+            init["serverInfo"]["version"].as_str().unwrap_or(""),
+            capabilities.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+        if !LEGACY_VERSIONS.contains(&version.as_str()) {
+            return Err(HostError::Mcp(McpError::Protocol {
+                method: "initialize".into(),
+                reason: format!(
+                    "the server chose protocol version {version:?}, which this client does not speak"
+                ),
+            }));
+        }
+        self.mcp.set_protocol_version(&version);
+        if let Some(session) = self.mcp.session_id() {
+            trace.detail(format_args!(
+                "Mcp-Session-Id {session} (sent back on every request)"
+            ));
+        }
+        self.notify(trace, "notifications/initialized").await?;
+        trace.step(format_args!(
+            "{} → 202",
+            self.label("notifications/initialized")
+        ));
+        Ok((version, capabilities))
     }
 
     fn label(&self, method: &str) -> String {
@@ -837,6 +935,10 @@ mod tests {
     #[derive(Default)]
     struct Fake {
         base: String,
+        /// What `server/discover` answers (status, body); `None`: 404 without a body (legacy).
+        discover: Option<(u16, Value)>,
+        /// The `Mcp-Method` header of each request.
+        mcp_methods: Vec<Option<String>>,
         /// tools/call needs this scope (besides "read").
         call_needs: String,
         tamper_state: bool,
@@ -891,7 +993,23 @@ mod tests {
                 .into_response();
         }
         let id = msg["id"].clone();
+        let discover = {
+            let mut f = fake.lock().unwrap();
+            let sent = headers
+                .get("mcp-method")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            f.mcp_methods.push(sent);
+            f.discover.clone()
+        };
         match method {
+            "server/discover" if discover.is_some() => {
+                let (status, mut body) = discover.unwrap();
+                if body.get("result").is_some() || body.get("error").is_some() {
+                    body["id"] = id;
+                }
+                (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+            }
             "notifications/initialized" => StatusCode::ACCEPTED.into_response(),
             "initialize" => axum::Json(rpc_result(
                 &id,
@@ -1064,6 +1182,8 @@ mod tests {
         assert_eq!(summary.authorizations, 2);
         assert_eq!(summary.called.as_deref(), Some("echo"));
         assert_eq!(summary.prompts, Some(vec!["echo_prompt".to_string()]));
+        // The fake is a legacy server: its 404 without a body is no modern answer.
+        assert_eq!(summary.protocol_version, "2025-11-25");
         {
             let f = fake.lock().unwrap();
             assert_eq!(f.registrations, 1);
@@ -1079,6 +1199,10 @@ mod tests {
         }
         let text = trace.lines().join("\n");
         assert!(text.contains("→ 401"), "{text}");
+        assert!(
+            text.contains("server/discover (Bearer token-…): not a 2026-07-28 server (HTTP 404 without a modern error); falling back to initialize"),
+            "{text}"
+        );
         assert!(text.contains("hello from step11"), "{text}");
         assert!(!text.contains(CODE), "the code leaked: {text}");
         assert!(!text.contains("token-for-read"), "a token leaked: {text}");
@@ -1097,6 +1221,65 @@ mod tests {
                 .iter()
                 .any(|l| l.contains("reusing client_id fake-client"))
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_modern_server_is_spoken_to_in_2026_07_28_and_its_refusals_stop_the_run() {
+        let (fake, server) = start("write", false).await;
+        let modern = json!({"jsonrpc": "2.0", "result": {
+            "supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}},
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "fake", "version": "2"}}}});
+        fake.lock().unwrap().discover = Some((200, modern));
+        let dir = temp_dir();
+        let mut trace = Trace::memory();
+        let summary = McpHost::new(options(server.clone(), &dir))
+            .unwrap()
+            .run(&mut trace)
+            .await
+            .unwrap();
+        assert_eq!(summary.protocol_version, "2026-07-28");
+        let text = trace.lines().join("\n");
+        assert!(!text.contains("initialize"), "{text}");
+        assert!(
+            text.contains("supportedVersions [2026-07-28], server fake 2"),
+            "{text}"
+        );
+        // Every request carried Mcp-Method: server/discover, tools/list, tools/call (prompts are
+        // not in the capabilities).
+        assert!(
+            fake.lock().unwrap().mcp_methods.iter().all(Option::is_some),
+            "{:?}",
+            fake.lock().unwrap().mcp_methods
+        );
+
+        // A -32020 is a modern server refusing this request: no fallback to initialize.
+        let mismatch =
+            json!({"jsonrpc": "2.0", "error": {"code": -32020, "message": "Header mismatch: x"}});
+        fake.lock().unwrap().discover = Some((400, mismatch));
+        let mut trace = Trace::memory();
+        let error = McpHost::new(options(server.clone(), &dir))
+            .unwrap()
+            .run(&mut trace)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("speaks 2026-07-28 but refused"),
+            "{error}"
+        );
+        assert!(!trace.lines().join("\n").contains("initialize"));
+
+        // A -32022 that lists only legacy versions: a legacy server after all.
+        let legacy = json!({"jsonrpc": "2.0", "error": {"code": -32022, "message": "Unsupported",
+            "data": {"supported": ["2025-11-25"], "requested": "2026-07-28"}}});
+        fake.lock().unwrap().discover = Some((400, legacy));
+        let mut trace = Trace::memory();
+        let summary = McpHost::new(options(server, &dir))
+            .unwrap()
+            .run(&mut trace)
+            .await
+            .unwrap();
+        assert_eq!(summary.protocol_version, "2025-11-25");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

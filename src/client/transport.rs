@@ -4,9 +4,14 @@
 //! Every message is a `POST` with `Accept: application/json, text/event-stream`. A request's
 //! answer is either one `application/json` body or a `text/event-stream` whose `data:` lines carry
 //! JSON-RPC messages; the client reads events until the response with its request's `id`.
-//! After `initialize` it sends `MCP-Protocol-Version`, and `Mcp-Session-Id` when the server issued
-//! one. A `401`/`403` is handed back with its `Bearer` challenge: what to do about it is the
-//! host's business (`client::host`).
+//!
+//! Two eras (MCP 2026-07-28, "Basic › Versioning"). Modern ([`McpClient::speak_modern`]): every
+//! request carries `MCP-Protocol-Version: 2026-07-28`, `Mcp-Method`, `Mcp-Name` on `tools/call` /
+//! `prompts/get` / `resources/read` (as `=?base64?…?=` when the name is not plain printable
+//! ASCII), and `params._meta` with the protocol version, the client's capabilities and its name.
+//! Legacy: after `initialize` it sends `MCP-Protocol-Version`, and `Mcp-Session-Id` when the
+//! server issued one. A `401`/`403` is handed back with its `Bearer` challenge: what to do about it
+//! is the host's business (`client::host`).
 
 use std::fmt;
 
@@ -24,8 +29,10 @@ use crate::client::trace::redact;
 pub const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 /// The session header (MCP 2025-11-25, "Session Management").
 pub const SESSION_HEADER: &str = "mcp-session-id";
-/// The version header sent after initialization.
+/// The version header: every modern request, legacy ones after initialization.
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
+/// The revision this client speaks first.
+pub use crate::mcp::lifecycle::MODERN_VERSION;
 
 /// A refusal by the server's auth layer.
 #[derive(Debug, Clone)]
@@ -73,6 +80,9 @@ pub enum McpError {
         status: u16,
         /// The start of the body.
         body: String,
+        /// The JSON-RPC error object of the body, when it holds one (a modern server explains its
+        /// 400s and 404s with one).
+        rpc_error: Option<Value>,
     },
     /// The answer is not the JSON-RPC response expected.
     #[error("{method}: {reason}")]
@@ -91,6 +101,8 @@ pub struct McpClient {
     token: Option<String>,
     session_id: Option<String>,
     protocol_version: Option<String>,
+    /// `Some(clientInfo.name)` while speaking 2026-07-28.
+    modern: Option<String>,
     next_id: u64,
 }
 
@@ -114,6 +126,7 @@ impl McpClient {
             token: None,
             session_id: None,
             protocol_version: None,
+            modern: None,
             next_id: 0,
         }
     }
@@ -138,6 +151,24 @@ impl McpClient {
         self.protocol_version = Some(version.to_string());
     }
 
+    /// Speaks 2026-07-28 from now on: the headers and `_meta` of every request, `client_name` as
+    /// `clientInfo.name`.
+    pub fn speak_modern(&mut self, client_name: &str) {
+        self.protocol_version = Some(MODERN_VERSION.to_string());
+        self.modern = Some(client_name.to_string());
+    }
+
+    /// Back to the legacy era (no version header until `initialize` has chosen one).
+    pub fn speak_legacy(&mut self) {
+        self.protocol_version = None;
+        self.modern = None;
+    }
+
+    /// Whether requests go out in the 2026-07-28 shape.
+    pub fn is_modern(&self) -> bool {
+        self.modern.is_some()
+    }
+
     /// The session id the server issued, if any.
     pub fn session_id(&self) -> Option<&str> {
         self.session_id.as_deref()
@@ -154,6 +185,17 @@ impl McpClient {
         let mut message = json!({"jsonrpc": "2.0", "id": id, "method": method});
         if let Some(params) = params {
             message["params"] = params;
+        }
+        if let Some(client_name) = &self.modern {
+            if !message["params"].is_object() {
+                message["params"] = json!({});
+            }
+            message["params"]["_meta"] = json!({
+                "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo":
+                    {"name": client_name, "version": env!("CARGO_PKG_VERSION")},
+            });
         }
         self.post(method, &message, Some(id)).await
     }
@@ -187,6 +229,17 @@ impl McpClient {
         if let Some(version) = &self.protocol_version {
             builder = builder.header(VERSION_HEADER, version);
         }
+        if self.modern.is_some() && id.is_some() {
+            builder = builder.header("mcp-method", method);
+            let name_param = match method {
+                "tools/call" | "prompts/get" => Some("name"),
+                "resources/read" => Some("uri"),
+                _ => None,
+            };
+            if let Some(name) = name_param.and_then(|key| message["params"][key].as_str()) {
+                builder = builder.header("mcp-name", header_safe(name));
+            }
+        }
         if let Some(session) = &self.session_id {
             builder = builder.header(SESSION_HEADER, session);
         }
@@ -213,11 +266,15 @@ impl McpClient {
                 .await
                 .unwrap_or_default();
             let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
+            let rpc_error = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").filter(|e| e["code"].is_i64()).cloned());
             return Err(McpError::Status {
                 url: self.url.to_string(),
                 method: method.to_string(),
                 status: status.as_u16(),
                 body: text.trim().to_string(),
+                rpc_error,
             });
         }
         let Some(id) = id else {
@@ -276,6 +333,22 @@ impl McpClient {
         response_in_value(value, id)
             .ok_or_else(|| protocol(format!("the body is not the response to request {id}")))
             .map(Reply::Response)
+    }
+}
+
+/// A header value as 2026-07-28 ("Streamable HTTP › Value Encoding") sends it: plain printable
+/// ASCII without edge spaces as it is, anything else (and anything that looks like the sentinel)
+/// as `=?base64?<base64 of the UTF-8>?=`.
+pub fn header_safe(value: &str) -> String {
+    use base64::Engine;
+    let plain = value.bytes().all(|b| (0x20..=0x7e).contains(&b))
+        && value.trim() == value
+        && !(value.starts_with("=?base64?") && value.ends_with("?="));
+    if plain {
+        value.to_string()
+    } else {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
+        format!("=?base64?{encoded}?=")
     }
 }
 
@@ -388,6 +461,21 @@ impl SseParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_values_are_plain_or_base64() {
+        assert_eq!(header_safe("echo"), "echo");
+        assert_eq!(
+            header_safe("Hello, 世界"),
+            "=?base64?SGVsbG8sIOS4lueVjA==?="
+        );
+        assert_eq!(header_safe(" padded "), "=?base64?IHBhZGRlZCA=?=");
+        assert_eq!(header_safe("line1\nline2"), "=?base64?bGluZTEKbGluZTI=?=");
+        assert_eq!(
+            header_safe("=?base64?literal?="),
+            "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="
+        );
+    }
 
     #[test]
     fn sse_single_event() {
