@@ -103,6 +103,25 @@ expect_modern_run() {
   fi
 }
 
+# modern_as LABEL USER TOKEN NAME STATUS CLIENT...: runs the CLIENT command against step 8 with
+# USER's TOKEN and clientInfo.name NAME, expecting tools/call to answer STATUS (200, or 403 with
+# --expect-forbidden tools/call); then: no token in its output, a modern-only run in the server's
+# log (expect_modern_run), and the tools/call line with STATUS, USER and NAME.
+modern_as() {
+  local label="$1" user="$2" token="$3" name="$4" status="$5"; shift 5
+  local what="$label as $user" mark extra=() expect="lists and calls echo"
+  if [ "$status" = 403 ]; then
+    extra=(--expect-forbidden tools/call)
+    expect="tools/call refused with 403 insufficient_scope"
+  fi
+  mark="$(log_mark)"
+  run_check "$what: $expect" "$@" --url "$BASE/mcp" --token "$token" --client-name "$name" "${extra[@]}"
+  expect_output_lacks "$token" "$what: its output does not contain the token"
+  expect_modern_run "$mark" "$name" "$what"
+  expect_run_log "status=$status .*rpc_method=\"tools/call\" user=\"$user\" era=\"modern\" client=\"$name\"" \
+    "$what: the server logged tools/call $status for $user, modern"
+}
+
 section "conformance suite, server scenarios, against step4"
 start_server step4
 run_check "conformance: server-initialize ping dns-rebinding-protection tools-list prompts-list server-sse-multiple-streams" \
@@ -134,20 +153,8 @@ run_check "SDK as bob: tools/call refused with 403 insufficient_scope" \
 run_check "SDK without a token: refused" bash -c '! "$0" "$1" --url "$2" --only tools' "$NODE22" "$SDK" "$BASE/mcp"
 
 section "Python SDK client (default mode: auto) against step8 with bearer tokens, modern era"
-MARK="$(log_mark)"
-run_check "Python SDK as alice: lists and calls echo" \
-  "$PY" "$PY_CLIENT" --url "$BASE/mcp" --token "$ALICE" --client-name interop-py-alice
-expect_output_lacks "$ALICE" "Python SDK as alice: its output does not contain the token"
-expect_modern_run "$MARK" interop-py-alice "Python SDK as alice"
-expect_run_log 'status=200 .*rpc_method="tools/call" user="alice" era="modern" client="interop-py-alice"' \
-  "Python SDK as alice: the server logged tools/call 200 for alice, modern"
-MARK="$(log_mark)"
-run_check "Python SDK as bob: tools/call refused with 403 insufficient_scope" \
-  "$PY" "$PY_CLIENT" --url "$BASE/mcp" --token "$BOB" --client-name interop-py-bob --expect-forbidden tools/call
-expect_output_lacks "$BOB" "Python SDK as bob: its output does not contain the token"
-expect_modern_run "$MARK" interop-py-bob "Python SDK as bob"
-expect_run_log 'status=403 .*rpc_method="tools/call" user="bob" era="modern" client="interop-py-bob"' \
-  "Python SDK as bob: the server logged tools/call 403 for bob, modern"
+modern_as "Python SDK" alice "$ALICE" interop-py-alice 200 "$PY" "$PY_CLIENT"
+modern_as "Python SDK" bob "$BOB" interop-py-bob 403 "$PY" "$PY_CLIENT"
 MARK="$(log_mark)"
 # Without a token the probe gets 401. mcp 2.3's 'auto' mode treats that as "not modern" and falls
 # back to initialize, which gets 401 too (see scripts/interop/README.md); nothing is served.
@@ -155,20 +162,8 @@ run_check "Python SDK without a token: refused" bash -c '! "$0" "$1" --url "$2"'
 expect_all_refused "$MARK" 401 "Python SDK without a token"
 
 section "TypeScript SDK v2 client (versionNegotiation auto) against step8 with bearer tokens, modern era"
-MARK="$(log_mark)"
-run_check "SDK v2 as alice: lists and calls echo" \
-  "$NODE22" "$SDK_V2" --url "$BASE/mcp" --token "$ALICE" --client-name interop-ts-v2-alice
-expect_output_lacks "$ALICE" "SDK v2 as alice: its output does not contain the token"
-expect_modern_run "$MARK" interop-ts-v2-alice "SDK v2 as alice"
-expect_run_log 'status=200 .*rpc_method="tools/call" user="alice" era="modern" client="interop-ts-v2-alice"' \
-  "SDK v2 as alice: the server logged tools/call 200 for alice, modern"
-MARK="$(log_mark)"
-run_check "SDK v2 as bob: tools/call refused with 403 insufficient_scope" \
-  "$NODE22" "$SDK_V2" --url "$BASE/mcp" --token "$BOB" --client-name interop-ts-v2-bob --expect-forbidden tools/call
-expect_output_lacks "$BOB" "SDK v2 as bob: its output does not contain the token"
-expect_modern_run "$MARK" interop-ts-v2-bob "SDK v2 as bob"
-expect_run_log 'status=403 .*rpc_method="tools/call" user="bob" era="modern" client="interop-ts-v2-bob"' \
-  "SDK v2 as bob: the server logged tools/call 403 for bob, modern"
+modern_as "SDK v2" alice "$ALICE" interop-ts-v2-alice 200 "$NODE22" "$SDK_V2"
+modern_as "SDK v2" bob "$BOB" interop-ts-v2-bob 403 "$NODE22" "$SDK_V2"
 MARK="$(log_mark)"
 run_check "SDK v2 without a token: refused" bash -c '! "$0" "$1" --url "$2"' "$NODE22" "$SDK_V2" "$BASE/mcp"
 expect_all_refused "$MARK" 401 "SDK v2 without a token"

@@ -1145,6 +1145,16 @@ mod tests {
         (fake, Url::parse(&format!("{base}/mcp")).unwrap())
     }
 
+    /// One run of the host against `server`, with its state in `dir`: the outcome and the trace.
+    async fn run_once(server: &Url, dir: &std::path::Path) -> (Result<Summary, HostError>, Trace) {
+        let mut trace = Trace::memory();
+        let outcome = match McpHost::new(options(server.clone(), dir)) {
+            Ok(mut host) => host.run(&mut trace).await,
+            Err(e) => Err(e),
+        };
+        (outcome, trace)
+    }
+
     fn options(server: Url, state_dir: &std::path::Path) -> HostOptions {
         HostOptions {
             server,
@@ -1173,12 +1183,8 @@ mod tests {
     async fn from_401_to_tool_call_with_one_step_up_and_no_secret_in_the_trace() {
         let (fake, server) = start("write", false).await;
         let dir = temp_dir();
-        let mut trace = Trace::memory();
-        let summary = McpHost::new(options(server.clone(), &dir))
-            .unwrap()
-            .run(&mut trace)
-            .await
-            .unwrap();
+        let (outcome, trace) = run_once(&server, &dir).await;
+        let summary = outcome.unwrap();
         assert_eq!(summary.authorizations, 2);
         assert_eq!(summary.called.as_deref(), Some("echo"));
         assert_eq!(summary.prompts, Some(vec!["echo_prompt".to_string()]));
@@ -1208,12 +1214,8 @@ mod tests {
         assert!(!text.contains("token-for-read"), "a token leaked: {text}");
 
         // A second run reuses the registration kept in the state directory.
-        let mut trace = Trace::memory();
-        McpHost::new(options(server, &dir))
-            .unwrap()
-            .run(&mut trace)
-            .await
-            .unwrap();
+        let (outcome, trace) = run_once(&server, &dir).await;
+        outcome.unwrap();
         assert_eq!(fake.lock().unwrap().registrations, 1);
         assert!(
             trace
@@ -1232,12 +1234,8 @@ mod tests {
             "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "fake", "version": "2"}}}});
         fake.lock().unwrap().discover = Some((200, modern));
         let dir = temp_dir();
-        let mut trace = Trace::memory();
-        let summary = McpHost::new(options(server.clone(), &dir))
-            .unwrap()
-            .run(&mut trace)
-            .await
-            .unwrap();
+        let (outcome, trace) = run_once(&server, &dir).await;
+        let summary = outcome.unwrap();
         assert_eq!(summary.protocol_version, "2026-07-28");
         let text = trace.lines().join("\n");
         assert!(!text.contains("initialize"), "{text}");
@@ -1257,12 +1255,8 @@ mod tests {
         let mismatch =
             json!({"jsonrpc": "2.0", "error": {"code": -32020, "message": "Header mismatch: x"}});
         fake.lock().unwrap().discover = Some((400, mismatch));
-        let mut trace = Trace::memory();
-        let error = McpHost::new(options(server.clone(), &dir))
-            .unwrap()
-            .run(&mut trace)
-            .await
-            .unwrap_err();
+        let (outcome, trace) = run_once(&server, &dir).await;
+        let error = outcome.unwrap_err();
         assert!(
             error.to_string().contains("speaks 2026-07-28 but refused"),
             "{error}"
@@ -1273,12 +1267,8 @@ mod tests {
         let legacy = json!({"jsonrpc": "2.0", "error": {"code": -32022, "message": "Unsupported",
             "data": {"supported": ["2025-11-25"], "requested": "2026-07-28"}}});
         fake.lock().unwrap().discover = Some((400, legacy));
-        let mut trace = Trace::memory();
-        let summary = McpHost::new(options(server, &dir))
-            .unwrap()
-            .run(&mut trace)
-            .await
-            .unwrap();
+        let (outcome, _) = run_once(&server, &dir).await;
+        let summary = outcome.unwrap();
         assert_eq!(summary.protocol_version, "2025-11-25");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -1287,12 +1277,8 @@ mod tests {
     async fn a_forged_state_aborts_before_the_token_request() {
         let (fake, server) = start("write", true).await;
         let dir = temp_dir();
-        let mut trace = Trace::memory();
-        let err = McpHost::new(options(server, &dir))
-            .unwrap()
-            .run(&mut trace)
-            .await
-            .unwrap_err();
+        let (outcome, _) = run_once(&server, &dir).await;
+        let err = outcome.unwrap_err();
         assert!(
             matches!(
                 err,
@@ -1309,12 +1295,8 @@ mod tests {
         // tools/call needs "admin", which the fake AS never grants: the step-up cannot help.
         let (fake, server) = start("admin", false).await;
         let dir = temp_dir();
-        let mut trace = Trace::memory();
-        let err = McpHost::new(options(server, &dir))
-            .unwrap()
-            .run(&mut trace)
-            .await
-            .unwrap_err();
+        let (outcome, _) = run_once(&server, &dir).await;
+        let err = outcome.unwrap_err();
         assert!(matches!(err, HostError::StillInsufficient { .. }), "{err}");
         let n = fake.lock().unwrap().authorizations.len() as u32;
         assert!(

@@ -29,10 +29,12 @@ use crate::client::trace::redact;
 pub const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 /// The session header (MCP 2025-11-25, "Session Management").
 pub const SESSION_HEADER: &str = "mcp-session-id";
-/// The version header: every modern request, legacy ones after initialization.
-pub const VERSION_HEADER: &str = "mcp-protocol-version";
-/// The revision this client speaks first.
-pub use crate::mcp::lifecycle::MODERN_VERSION;
+// The version header (every modern request, legacy ones after initialization), the mirrored
+// headers and the `_meta` keys: the same names the server side checks.
+use crate::mcp::lifecycle::{
+    META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, METHOD_HEADER,
+    MODERN_VERSION, NAME_HEADER, NAME_PARAM, VERSION_HEADER,
+};
 
 /// A refusal by the server's auth layer.
 #[derive(Debug, Clone)]
@@ -164,11 +166,6 @@ impl McpClient {
         self.modern = None;
     }
 
-    /// Whether requests go out in the 2026-07-28 shape.
-    pub fn is_modern(&self) -> bool {
-        self.modern.is_some()
-    }
-
     /// The session id the server issued, if any.
     pub fn session_id(&self) -> Option<&str> {
         self.session_id.as_deref()
@@ -191,10 +188,9 @@ impl McpClient {
                 message["params"] = json!({});
             }
             message["params"]["_meta"] = json!({
-                "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
-                "io.modelcontextprotocol/clientCapabilities": {},
-                "io.modelcontextprotocol/clientInfo":
-                    {"name": client_name, "version": env!("CARGO_PKG_VERSION")},
+                META_PROTOCOL_VERSION: MODERN_VERSION,
+                META_CLIENT_CAPABILITIES: {},
+                META_CLIENT_INFO: {"name": client_name, "version": env!("CARGO_PKG_VERSION")},
             });
         }
         self.post(method, &message, Some(id)).await
@@ -230,14 +226,10 @@ impl McpClient {
             builder = builder.header(VERSION_HEADER, version);
         }
         if self.modern.is_some() && id.is_some() {
-            builder = builder.header("mcp-method", method);
-            let name_param = match method {
-                "tools/call" | "prompts/get" => Some("name"),
-                "resources/read" => Some("uri"),
-                _ => None,
-            };
-            if let Some(name) = name_param.and_then(|key| message["params"][key].as_str()) {
-                builder = builder.header("mcp-name", header_safe(name));
+            builder = builder.header(METHOD_HEADER, method);
+            let name_param = NAME_PARAM.iter().find(|(m, _)| *m == method);
+            if let Some(name) = name_param.and_then(|(_, key)| message["params"][*key].as_str()) {
+                builder = builder.header(NAME_HEADER, header_safe(name));
             }
         }
         if let Some(session) = &self.session_id {

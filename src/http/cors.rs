@@ -43,8 +43,9 @@ pub const MAX_AGE: &str = "600";
 /// `Vary` on every answer: it depends on these request headers.
 pub const VARY: &str = "origin, access-control-request-method, access-control-request-headers";
 
-/// The CORS rules for a server whose Origin guard is `guard`.
-pub fn layer(guard: &OriginGuard) -> CorsLayer {
+/// The CORS rules for a server whose Origin guard is `guard`. Its allowed headers echo the
+/// preflight's request, so it is only used behind the filter of [`wrap`], which decides them.
+fn layer(guard: &OriginGuard) -> CorsLayer {
     let guard = guard.clone();
     let allowed = move |origin: &HeaderValue, _: &axum::http::request::Parts| {
         origin

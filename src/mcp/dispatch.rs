@@ -117,11 +117,12 @@ impl McpService {
         let ctx = CallContext { request };
         match (self.route(method, params, &ctx), era) {
             (Ok(value), Era::Legacy) => Outcome::Result(value),
-            (Ok(value), Era::Modern) => {
-                let cacheable = matches!(method, "tools/list" | "prompts/list" | "server/discover");
-                let scope = cacheable.then_some(self.cache_scope);
-                Outcome::Result(lifecycle::complete(value, &self.info, scope))
-            }
+            (Ok(value), Era::Modern) => Outcome::Result(lifecycle::complete(
+                method,
+                value,
+                &self.info,
+                self.cache_scope,
+            )),
             (Err(error), _) => Outcome::Error(error),
         }
     }

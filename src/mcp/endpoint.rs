@@ -137,17 +137,10 @@ async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -
     };
     match service.handle(served.era, &method, params.as_ref(), &parts.extensions) {
         Outcome::Result(result) => answer(StatusCode::OK, Some(jsonrpc::success(&id, result)), log),
-        // 2026-07-28, "Streamable HTTP › Protocol Version Header": an unknown method is 404.
-        Outcome::Error(error)
-            if served.era == Era::Modern && error.code == jsonrpc::METHOD_NOT_FOUND =>
-        {
-            reject(StatusCode::NOT_FOUND, Some(&id), error, log)
+        Outcome::Error(error) => {
+            let status = lifecycle::error_status(served.era, &error);
+            reject(status, Some(&id), error, log)
         }
-        Outcome::Error(error) => answer(
-            StatusCode::OK,
-            Some(jsonrpc::failure(Some(&id), &error)),
-            log,
-        ),
         Outcome::Forbidden(denial) => forbidden(Some(&id), denial, log),
     }
 }

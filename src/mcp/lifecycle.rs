@@ -358,6 +358,16 @@ pub fn decode_name(value: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// The HTTP status of a JSON-RPC error a method returned: 200 (the exchange worked), except a
+/// modern request for a method the server does not have, which is 404 (2026-07-28, "Streamable
+/// HTTP › Protocol Version Header": the server "MUST respond with 404 Not Found").
+pub fn error_status(era: Era, error: &RpcError) -> StatusCode {
+    match era {
+        Era::Modern if error.code == jsonrpc::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        _ => StatusCode::OK,
+    }
+}
+
 /// Does the modern revision have this method? (`initialize`, `ping` and `logging/setLevel` were
 /// removed; everything else is up to the step's catalog.)
 pub fn has_method(era: Era, method: &str) -> bool {
@@ -379,14 +389,18 @@ pub fn discover(info: &ServerInfo, capabilities: Map<String, Value>) -> Value {
     Value::Object(result)
 }
 
-/// The modern shape of a result: `"resultType": "complete"`, our `serverInfo` in `_meta`, and for
-/// cacheable results (`cache`: lists and `server/discover`) `ttlMs` and `cacheScope`.
-pub fn complete(result: Value, info: &ServerInfo, cache: Option<CacheScope>) -> Value {
+/// The results a client may cache (2026-07-28 `CacheableResult`): they carry `ttlMs` and
+/// `cacheScope`.
+pub const CACHEABLE_METHODS: [&str; 3] = ["tools/list", "prompts/list", "server/discover"];
+
+/// The modern shape of `method`'s result: `"resultType": "complete"`, our `serverInfo` in `_meta`,
+/// and for the [`CACHEABLE_METHODS`] `ttlMs` and `cacheScope` (`scope`).
+pub fn complete(method: &str, result: Value, info: &ServerInfo, scope: CacheScope) -> Value {
     let Value::Object(mut map) = result else {
         return result;
     };
     map.insert("resultType".into(), "complete".into());
-    if let Some(scope) = cache {
+    if CACHEABLE_METHODS.contains(&method) {
         map.insert("ttlMs".into(), LIST_TTL_MS.into());
         map.insert("cacheScope".into(), scope.as_str().into());
     }
@@ -708,6 +722,15 @@ mod tests {
     }
 
     #[test]
+    fn only_a_modern_unknown_method_is_404() {
+        let unknown = RpcError::method_not_found("x");
+        assert_eq!(error_status(Era::Modern, &unknown), StatusCode::NOT_FOUND);
+        assert_eq!(error_status(Era::Legacy, &unknown), StatusCode::OK);
+        let params = RpcError::invalid_params("x");
+        assert_eq!(error_status(Era::Modern, &params), StatusCode::OK);
+    }
+
+    #[test]
     fn removed_methods_are_unknown_in_the_modern_era() {
         for m in REMOVED_METHODS {
             assert!(!has_method(Era::Modern, m));
@@ -721,7 +744,12 @@ mod tests {
     fn modern_results_are_complete() {
         let info = ServerInfo::new("n", "T").with_instructions("be nice");
         let caps = Map::from_iter([("tools".to_string(), json!({"listChanged": false}))]);
-        let found = complete(discover(&info, caps), &info, Some(CacheScope::Public));
+        let found = complete(
+            "server/discover",
+            discover(&info, caps),
+            &info,
+            CacheScope::Public,
+        );
         assert_eq!(
             found,
             json!({
@@ -734,11 +762,21 @@ mod tests {
                 "_meta": {META_SERVER_INFO: {"name": "n", "version": env!("CARGO_PKG_VERSION")}}
             })
         );
-        let call = complete(json!({"content": [], "_meta": {"x": 1}}), &info, None);
+        let call = complete(
+            "tools/call",
+            json!({"content": [], "_meta": {"x": 1}}),
+            &info,
+            CacheScope::Private,
+        );
         assert_eq!(call["resultType"], "complete");
         assert_eq!(call["_meta"]["x"], 1);
         assert!(call.get("ttlMs").is_none());
-        let private = complete(json!({"tools": []}), &info, Some(CacheScope::Private));
+        let private = complete(
+            "tools/list",
+            json!({"tools": []}),
+            &info,
+            CacheScope::Private,
+        );
         assert_eq!(private["cacheScope"], "private");
     }
 
