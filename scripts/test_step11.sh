@@ -4,12 +4,20 @@
 # Keycloak's own login form (and consent page) as a person would. Each scenario has a fresh
 # --state-dir and runs under `timeout 60`; the script asserts the exit status, the lines of the
 # numbered trace and the one-line error message:
-#   - the whole journey (mcp-user): 401 → PRM (resource ✓) → AS metadata (S256 ✓) → RFC 7591
-#     registration → authorization code + PKCE S256 + state + resource in the browser → callback
-#     (state ✓, iss ✓) → token → initialize, tools/list, tools/call echo, prompts/list; the
-#     credentials file (0600 in a 0700 directory, named after the issuer); a second run reusing it;
-#   - step-up from --scope mcp:read to "mcp:read mcp:tools" on 403 insufficient_scope;
-#   - a step-up Keycloak cannot grant (mcp-readonly): gives up within the limit;
+#   - the whole journey (mcp-admin, RFC 7591): 401 → PRM (resource ✓) → AS metadata (S256 ✓) →
+#     registration → authorization code + PKCE S256 + state + resource (+ offline_access, which
+#     Keycloak lists) in the browser → callback (state ✓, iss ✓) → token → server/discover,
+#     tools/list, tools/call echo, prompts/list, prompts/get; the credentials and tokens files
+#     (0600 in a 0700 directory, named after the issuer); a second run sending the kept access
+#     token without a login;
+#   - refresh: Keycloak's access token lifespan cut to 10 s (Admin REST API); after it expires the
+#     next run renews it with the refresh token, without a browser; a refresh token Keycloak
+#     refuses is deleted and a login follows;
+#   - mcp-admin by Client ID Metadata Document: step11 --publish-client-metadata serves its own
+#     document on 127.0.0.1:8976, Keycloak fetches it (once: it keeps a copy) and makes a client;
+#   - mcp-user stepping up from --scope mcp:tools (to mcp:read for prompts/list) and refused
+#     mcp:prompts (prompts/get) within the limit of 3 authorization rounds;
+#   - a step-up Keycloak cannot grant (mcp-readonly): gives up after one step-up;
 #   - the person denies consent (error=access_denied); a wrong password (the client waits until
 #     its --callback-timeout and says so); a registration refused by the realm's Trusted Hosts
 #     policy (changed through the Admin REST API, then restored); --headless against Keycloak
@@ -137,6 +145,13 @@ count() { grep -cF -- "$2" "$1"; }
 cred_name() {
   printf 'client-%s.json' "$(printf '%s' "$1" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\n' | cut -c1-16)"
 }
+# tok_name ISSUER: the tokens file kept for ISSUER (tokens.rs: the same hash, prefix tokens-).
+tok_name() { cred_name "$1" | sed 's/^client-/tokens-/'; }
+# scopes_re SCOPE...: an extended regex matching the scopes space-separated in any order (Keycloak
+# lists granted scopes in no fixed order).
+scopes_re() {
+  python3 -c 'import itertools, sys; print("(" + "|".join(" ".join(p) for p in itertools.permutations(sys.argv[1:])) + ")")' "$@"
+}
 R6='[A-Za-z0-9_-]{1,6}…'   # what redact() leaves of a secret: at most 6 characters and "…"
 CALLBACK='http://127\.0\.0\.1:[0-9]+/callback'
 
@@ -150,7 +165,7 @@ cat >"$WORK/browser.sh" <<EOF
 exec node "$ROOT/scripts/browser/login.mjs" "\$@" 2>>"\${LOGIN_LOG:-/dev/null}"
 EOF
 chmod +x "$WORK/browser.sh"
-SCOPES_USER='(mcp:read mcp:tools|mcp:tools mcp:read)'   # Keycloak lists granted scopes in any order
+SCOPES_ALL="$(scopes_re mcp:read mcp:tools mcp:prompts offline_access)"
 
 section "--headless against Keycloak: discovery and registration work, then a login page stops it"
 start_step10 "$KEYCLOAK_URL" 127.0.0.1
@@ -163,7 +178,7 @@ error_matches "--headless: the authorization server answered (200 with a page in
 stop_server "$S10_PID"
 
 # ---------------------------------------------------------------------------------------------
-section "the whole journey (mcp-user in the browser): 401 → discovery → registration → PKCE → token → MCP calls"
+section "the whole journey (mcp-admin in the browser, RFC 7591 registration): 401 → discovery → registration → PKCE → token → MCP calls"
 if curl -s -o /dev/null --max-time 2 http://127.0.0.1:9000/ 2>/dev/null; then
   fail "port 9000 is taken: the journeys need step10 there (Keycloak's resource_url is http://localhost:9000/mcp)"
   finish
@@ -171,9 +186,10 @@ fi
 start_step10 "$KEYCLOAK_URL" localhost 9000
 SRV="http://localhost:9000"; PRM="$SRV/.well-known/oauth-protected-resource/mcp"
 S1="$WORK/state-journey"   # does not exist yet: step11 creates it
-browse11 journey "$S1" mcp-user user123 --callback-timeout 30 "$SRV/mcp"
-expect_rc 0 "step11 $SRV/mcp, mcp-user logs in"
+browse11 journey "$S1" mcp-admin admin123 --callback-timeout 30 "$SRV/mcp"
+expect_rc 0 "step11 $SRV/mcp, mcp-admin logs in"
 CRED="$S1/$(cred_name "$ISS")"
+TOK="$S1/$(tok_name "$ISS")"
 CID="$(jq -r '.client_id // empty' "$CRED" 2>/dev/null)"
 if [ -n "$CID" ]; then pass "credentials file $(basename "$CRED") (named after the issuer) holds a client_id"
 else fail "credentials file $CRED with a client_id"; CID="no-client-id"; fi
@@ -185,13 +201,13 @@ line "^\[3\] GET $(re "$KEYCLOAK_URL")/\.well-known/oauth-authorization-server/r
   "[3] AS metadata: RFC 8414 path-inserted URL first (Keycloak serves it)"
 line "^    issuer $(re "$ISS") ✓ \(the PRM's authorization server\), code_challenge_methods_supported has S256 ✓\$" \
   "    issuer ✓ and S256 ✓"
-line "^\[4\] POST $(re "$ISS")/clients-registrations/openid-connect \(RFC 7591: redirect_uris \[$CALLBACK\], token_endpoint_auth_method none, scope \"mcp:read mcp:tools mcp:prompts\"\) → client_id $(re "$CID"), token endpoint auth none\$" \
-  "[4] RFC 7591 registration: loopback redirect URI, public client → client_id $CID"
+line "^\[4\] POST $(re "$ISS")/clients-registrations/openid-connect \(RFC 7591: redirect_uris \[$CALLBACK\], token_endpoint_auth_method none, scope \"mcp:read mcp:tools mcp:prompts offline_access\"\) → client_id $(re "$CID"), token endpoint auth none\$" \
+  "[4] RFC 7591 registration: loopback redirect URI, public client, offline_access among the scopes → client_id $CID"
 line "^    saved to $(re "$CRED") \(mode 0600\)\$" "    saved to the state dir (mode 0600)"
 line "^\[5\] authorization request 1 of at most 3 → $(re "$ISS")/protocol/openid-connect/auth\$" \
   "[5] authorization request 1 of at most 3"
-line "^    scope \"mcp:read mcp:tools mcp:prompts\" \(from the challenge's scope\), resource $(re "$SRV/mcp")\$" \
-  "    scope from the challenge, resource = the PRM's resource (RFC 8707)"
+line "^    scope \"mcp:read mcp:tools mcp:prompts offline_access\" \(from the challenge's scope, plus offline_access: the authorization server lists it\), resource $(re "$SRV/mcp")\$" \
+  "    scope from the challenge plus offline_access (Keycloak lists it: SEP-2207), resource = the PRM's resource (RFC 8707)"
 line "^    client_id $(re "$CID"), redirect_uri $CALLBACK, code_challenge [A-Za-z0-9_-]{43} \(S256 of verifier $R6\), state $R6\$" \
   "    PKCE code_challenge (43 characters, S256), verifier and state shown redacted"
 line "^    opened the browser \(the BROWSER command\) — waiting up to 30 s for the redirect to $CALLBACK:\$" \
@@ -200,8 +216,10 @@ line "^    $(re "$ISS")/protocol/openid-connect/auth\?response_type=…&client_i
   "    the URL is shown without its values once the browser has it"
 line "^\[6\] callback /callback: code $R6, state ✓ \(matches\), iss $(re "$ISS") ✓\$" \
   "[6] callback: state ✓, iss ✓ (RFC 9207)"
-line "^\[7\] POST $(re "$ISS")/protocol/openid-connect/token \(authorization_code, code $R6, code_verifier $R6, resource, client auth none\) → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$SCOPES_USER\"\$" \
-  "[7] token exchange with code_verifier and resource → 200, Keycloak grants mcp-user mcp:read and mcp:tools"
+line "^\[7\] POST $(re "$ISS")/protocol/openid-connect/token \(authorization_code, code $R6, code_verifier $R6, resource, client auth none\) → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$SCOPES_ALL\"\$" \
+  "[7] token exchange with code_verifier and resource → 200, Keycloak grants mcp-admin all three MCP scopes and offline_access"
+line "^    tokens kept in $(re "$TOK") \(mode 0600\): access token and refresh token $R6\$" \
+  "    access and refresh token kept in the state dir (mode 0600), shown redacted"
 line "^\[8\] POST /mcp server/discover \(Bearer eyJhbG…\) → 200: supportedVersions \[2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26\], server mcp-auth-steps-step10 [0-9.]+, capabilities \[prompts, tools\]\$" \
   "[8] server/discover with the token → 200, modern (no initialize)"
 no_line "initialize" "no initialize in a 2026-07-28 run (the server speaks it)"
@@ -209,49 +227,148 @@ line "^\[9\] POST /mcp tools/list \(Bearer eyJhbG…\) → 200: 2 tool\(s\): ech
 line "^\[10\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" \
   "[10] tools/call echo → \"hello from step11\""
 line "^\[11\] POST /mcp prompts/list \(Bearer eyJhbG…\) → 200: 1 prompt\(s\): echo_prompt\$" "[11] prompts/list → echo_prompt"
-line "^\[12\] done: protocol 2026-07-28, 1 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[12] done: 1 authorization round"
+line "^\[12\] POST /mcp prompts/get \(Bearer eyJhbG…\) echo_prompt \{\"message\":\"hello from step11\"\} → 200: 1 message\(s\), first: \".*hello from step11.*\"\$" \
+  "[12] prompts/get echo_prompt (its required argument filled in) → 200"
+line "^\[13\] done: protocol 2026-07-28, 1 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[13] done: 1 authorization round"
 if [ -s "$ERR" ]; then fail "nothing on stderr: $(head -c 300 "$ERR")"; else pass "nothing on stderr"; fi
 if grep -q "consent accepted" "$BROWSER_LOG"; then pass "the browser showed Keycloak's consent page for the new client, and it was accepted"
 else fail "consent page: $(tail -n 3 "$BROWSER_LOG")"; fi
 if [ "$(stat -c %a "$S1")" = 700 ]; then pass "state dir mode 700"; else fail "state dir mode 700: $(stat -c %a "$S1")"; fi
 if [ "$(stat -c %a "$CRED")" = 600 ]; then pass "credentials file mode 600"; else fail "credentials file mode 600: $(stat -c %a "$CRED")"; fi
-if [ "$(find "$S1" -mindepth 1 | wc -l)" = 1 ]; then pass "state dir holds exactly that one file (no leftover temporary file)"
-else fail "state dir holds exactly one file: $(ls -A "$S1")"; fi
+if [ "$(stat -c %a "$TOK" 2>/dev/null)" = 600 ]; then pass "tokens file mode 600"; else fail "tokens file mode 600: $(stat -c %a "$TOK" 2>&1)"; fi
+if [ "$(find "$S1" -mindepth 1 | wc -l)" = 2 ]; then pass "state dir holds exactly those two files (no leftover temporary file)"
+else fail "state dir holds exactly two files: $(ls -A "$S1")"; fi
 if [ -s "$CRED" ] && jq -e --arg iss "$ISS" '.issuer == $iss and .source == "registered" and .token_endpoint_auth_method == "none" and (has("client_secret") | not) and (.redirect_uris | length) == 1' "$CRED" >/dev/null; then
   pass "credentials: issuer, source registered, public client (no secret), one redirect URI"
 else fail "credentials content: $(head -c 300 "$CRED")"; fi
+if [ -s "$TOK" ] && jq -e --arg iss "$ISS" --arg cid "$CID" --arg res "$SRV/mcp" --argjson now "$(date +%s)" \
+  '.issuer == $iss and .client_id == $cid and .resource == $res and (.refresh_token | length) > 20 and (.access_token | length) > 20 and .expires_at > $now + 240 and .expires_at <= $now + 301' "$TOK" >/dev/null; then
+  pass "tokens: issuer, this client_id, resource $SRV/mcp, an access token expiring in about 300 s, a refresh token"
+else fail "tokens content: $(jq -c '{issuer, client_id, resource, expires_at, has_refresh: (.refresh_token != null)}' "$TOK" 2>&1 | head -c 300)"; fi
 kc_admin GET "/admin/realms/$KC_REALM/clients?clientId=$CID" >"$WORK/registered.json"
 if jq_true 'length == 1 and .[0].publicClient == true and .[0].attributes["pkce.code.challenge.method"] == "S256"' "$WORK/registered.json"; then
   pass "Keycloak holds the registered client: public, PKCE S256 required"
 else fail "Keycloak's record of $CID: $(head -c 300 "$WORK/registered.json")"; fi
 
-section "a second run with the same state dir reuses the registration"
-browse11 journey-again "$S1" mcp-user user123 --callback-timeout 30 "$SRV/mcp"
+section "a second run with the same state dir: the kept access token, no login"
+browse11 journey-again "$S1" mcp-admin admin123 --callback-timeout 30 "$SRV/mcp"
 expect_rc 0 "second run"
 line "^\[4\] client: reusing client_id $(re "$CID") registered earlier with $(re "$ISS") \($(re "$CRED")\)\$" \
   "[4] client: reusing client_id … registered earlier with the issuer"
-no_line "RFC 7591" "no registration line"
-line "^\[6\] callback /callback: code $R6, state ✓ \(matches\), iss $(re "$ISS") ✓\$" "[6] callback state ✓"
-line "^\[10\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" "[10] tools/call echo"
-line "^\[12\] done: protocol 2026-07-28, 1 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[12] done"
-if grep -q "consent accepted" "$BROWSER_LOG"; then fail "Keycloak asked for consent again"; else pass "no consent page: Keycloak remembers mcp-user's consent for this client"; fi
+line "^\[5\] tokens kept from an earlier run \($(re "$TOK")\): access token valid for another [0-9]+ s, scope \"$SCOPES_ALL\", refresh token $R6\$" \
+  "[5] tokens kept from the first run: access token still valid"
+line "^    the access token is still valid: sending it, no login\$" "    sending it, no login"
+no_line "RFC 7591|authorization request|^\[[0-9]+\] POST .*/openid-connect/token" "no registration, no authorization request, no token request"
+line "^\[6\] POST /mcp server/discover \(Bearer eyJhbG…\) → 200: " "[6] server/discover with the kept token → 200"
+line "^\[8\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" "[8] tools/call echo"
+line "^\[11\] done: protocol 2026-07-28, 0 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[11] done: 0 authorization rounds"
+if [ ! -s "$BROWSER_LOG" ]; then pass "the browser was never opened"; else fail "the browser was opened: $(head -c 200 "$BROWSER_LOG")"; fi
 
-section "step-up: --scope mcp:read, then 403 insufficient_scope on tools/call"
-browse11 step-up "$WORK/state-step-up" mcp-user user123 --callback-timeout 30 --scope mcp:read "$SRV/mcp"
-expect_rc 0 "step11 --scope mcp:read"
-line "^    scope \"mcp:read\" \(from --scope\), resource $(re "$SRV/mcp")\$" "first round asks for mcp:read (from --scope)"
-line "^\[7\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"mcp:read\"\$" "[7] first token: scope mcp:read"
-line "^\[9\] POST /mcp tools/list \(Bearer eyJhbG…\) → 200: 2 tool\(s\): echo, whoami\$" "[9] tools/list allowed with mcp:read"
-line "^\[10\] POST /mcp tools/call \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:tools\", resource_metadata=\"$(re "$PRM")\", error_description=\"tools/call requires mcp:tools\"\$" \
-  "[10] tools/call → 403 insufficient_scope, scope mcp:tools"
-line "^\[11\] authorization request 2 of at most 3 → $(re "$ISS")/protocol/openid-connect/auth\$" "[11] a second authorization round"
-line "^    scope \"mcp:read mcp:tools\" \(step-up: the scope held so far plus the 403 challenge's scope\), resource $(re "$SRV/mcp")\$" \
-  "    step-up scope \"mcp:read mcp:tools\""
-line "^\[12\] callback /callback: code $R6, state ✓ \(matches\), iss $(re "$ISS") ✓\$" "[12] second callback: state ✓"
-line "^\[13\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$SCOPES_USER\"\$" "[13] second token: mcp:read and mcp:tools"
-line "^\[14\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" "[14] tools/call retried → \"hello from step11\""
-line "^\[16\] done: protocol 2026-07-28, 2 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[16] done: 2 authorization round(s)"
-if [ "$(grep -c 'RFC 7591' "$OUT")" = 1 ]; then pass "one registration for both rounds"; else fail "one registration for both rounds: $(grep -c 'RFC 7591' "$OUT")"; fi
+section "refresh: an expired access token renewed with the refresh token, no second login (Keycloak's access token lifespan cut to 10 s through the Admin REST API)"
+LIFESPAN="$(kc_admin GET "/admin/realms/$KC_REALM" | jq -r '.accessTokenLifespan')"
+kc_admin PUT "/admin/realms/$KC_REALM" '{"accessTokenLifespan": 10}' >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: accessTokenLifespan 10 (was $LIFESPAN) (HTTP 204)"
+AT_EXIT+=("kc_admin PUT \"/admin/realms/$KC_REALM\" '{\"accessTokenLifespan\": $LIFESPAN}' >/dev/null")
+S4="$WORK/state-refresh"
+browse11 refresh-login "$S4" mcp-admin admin123 --callback-timeout 30 "$SRV/mcp"
+expect_rc 0 "first run: mcp-admin logs in"
+line "^\[7\] POST .* → 200: access_token eyJhbG…, expires_in (10|9) s, scope \"$SCOPES_ALL\"\$" "[7] the token lives 10 s"
+EXPIRES_AT="$(jq -r '.expires_at' "$S4/$(tok_name "$ISS")" 2>/dev/null)"
+while [ -n "$EXPIRES_AT" ] && [ "$(date +%s)" -le "$EXPIRES_AT" ]; do sleep 1; done
+browse11 refresh "$S4" mcp-admin admin123 --callback-timeout 30 "$SRV/mcp"
+expect_rc 0 "second run after the access token expired"
+line "^\[5\] tokens kept from an earlier run \($(re "$S4/$(tok_name "$ISS")")\): access token expired [0-9]+ s ago, scope \"$SCOPES_ALL\", refresh token $R6\$" \
+  "[5] the kept access token has expired"
+line "^\[6\] POST $(re "$ISS")/protocol/openid-connect/token \(refresh_token grant, the access token expired [0-9]+ s ago; refresh_token $R6, resource, client auth none\) → 200: access_token eyJhbG…, expires_in (10|9) s, scope \"$SCOPES_ALL\"\$" \
+  "[6] refresh_token grant with the resource → 200, a new access token"
+line "^    tokens kept in $(re "$S4/$(tok_name "$ISS")") \(mode 0600\): access token and refresh token $R6\$" "    the new tokens kept"
+line "^\[9\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" "[9] tools/call echo with the renewed token"
+line "^\[12\] done: protocol 2026-07-28, 0 authorization round\(s\), 2 tool\(s\), 1 refresh\(es\) without a login, called echo, 1 prompt\(s\)\$" \
+  "[12] done: 0 authorization rounds, 1 refresh without a login"
+no_line "authorization request" "no authorization request"
+if [ ! -s "$BROWSER_LOG" ]; then pass "the browser was never opened"; else fail "the browser was opened: $(head -c 200 "$BROWSER_LOG")"; fi
+
+section "a refresh token Keycloak refuses: deleted, then a login"
+T4="$S4/$(tok_name "$ISS")"
+jq --argjson t "$(($(date +%s) - 5))" '.refresh_token = "not-a-refresh-token" | .expires_at = $t' "$T4" >"$WORK/tokens.json" && cat "$WORK/tokens.json" >"$T4"
+browse11 refresh-refused "$S4" mcp-admin admin123 --callback-timeout 30 "$SRV/mcp"
+expect_rc 0 "step11 with a refresh token Keycloak does not know"
+line "^\[6\] POST $(re "$ISS")/protocol/openid-connect/token \(refresh_token grant, the access token expired [0-9]+ s ago; refresh_token not-a-…, resource, client auth none\) → token request to $(re "$ISS")/protocol/openid-connect/token refused \(HTTP 400\): invalid_grant: Invalid refresh token\$" \
+  "[6] refresh_token grant → 400 invalid_grant (Keycloak's answer)"
+line "^    the refresh token is no longer good: deleted $(re "$T4"); a new login follows\$" "    the kept tokens deleted"
+line "^\[7\] authorization request 1 of at most 3 → " "[7] then a login"
+line "^\[15\] done: protocol 2026-07-28, 1 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[15] done: 1 authorization round"
+if jq_true '.refresh_token != "not-a-refresh-token" and (.refresh_token | length) > 20' "$T4"; then pass "a new refresh token kept"; else fail "a new refresh token kept"; fi
+kc_admin PUT "/admin/realms/$KC_REALM" "{\"accessTokenLifespan\": $LIFESPAN}" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: accessTokenLifespan back to $LIFESPAN (HTTP 204)"
+
+section "Client ID Metadata Document (mcp-admin): step11 publishes its own document on loopback (--publish-client-metadata)"
+DOC_URL="http://127.0.0.1:8976/client-metadata.json"
+if curl -s -o /dev/null --max-time 2 http://127.0.0.1:8976/ 2>/dev/null; then
+  fail "port 8976 is taken: --publish-client-metadata serves its document there"
+else
+  # A client left over from an earlier run against this Keycloak would be served from Keycloak's
+  # copy of the document (it keeps one for at least 5 minutes); start from none.
+  kc_admin GET "/admin/realms/$KC_REALM/clients?clientId=$DOC_URL" >"$WORK/cimd-before.json"
+  OLD_ID="$(jq -r '.[0].id // empty' "$WORK/cimd-before.json")"
+  if [ -n "$OLD_ID" ]; then kc_admin DELETE "/admin/realms/$KC_REALM/clients/$OLD_ID" >/dev/null; echo "  (deleted the client $DOC_URL left by an earlier run: HTTP $KC_STATUS)"; fi
+  S5="$WORK/state-cimd"
+  browse11 cimd "$S5" mcp-admin admin123 --callback-timeout 30 --publish-client-metadata "$SRV/mcp"
+  expect_rc 0 "step11 --publish-client-metadata, mcp-admin logs in"
+  line "^\[4\] client: the AS accepts Client ID Metadata Documents → client_id $(re "$DOC_URL"), no registration\$" \
+    "[4] Keycloak advertises client_id_metadata_document_supported → client_id is the document's URL"
+  line "^    serving $(re "$DOC_URL") \(client_id = its own URL, redirect_uris \[http://127\.0\.0\.1:8976/callback\], token_endpoint_auth_method none\) while the login runs\$" \
+    "    the document served on the callback listener, redirect URI on the same fixed port"
+  no_line "RFC 7591" "no RFC 7591 registration"
+  line "^    client_id $(re "$DOC_URL"), redirect_uri http://127\.0\.0\.1:8976/callback, code_challenge [A-Za-z0-9_-]{43} " "    the authorization request carries the URL as client_id"
+  line "^\[6\] callback /callback: code $R6, state ✓ \(matches\), iss $(re "$ISS") ✓\$" "[6] callback: state ✓, iss ✓"
+  line "^    the authorization server fetched the metadata document 1 time\(s\) during this round\$" "    Keycloak fetched the document once"
+  line "^\[7\] POST .* \(authorization_code, code $R6, code_verifier $R6, resource, client auth none\) → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$SCOPES_ALL\"\$" "[7] token for the document's client"
+  line "^\[13\] done: protocol 2026-07-28, 1 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[13] done"
+  if grep -q "consent accepted" "$BROWSER_LOG"; then pass "Keycloak showed its consent page for the document's client, and it was accepted"
+  else fail "consent page: $(tail -n 3 "$BROWSER_LOG")"; fi
+  if [ "$(find "$S5" -mindepth 1 -name 'client-*' | wc -l)" = 0 ] && jq_true ".client_id == \"$DOC_URL\"" "$S5/$(tok_name "$ISS")"; then
+    pass "no registration kept; the tokens belong to client_id $DOC_URL"
+  else fail "state dir: $(ls -A "$S5")"; fi
+  kc_admin GET "/admin/realms/$KC_REALM/clients?clientId=$DOC_URL" >"$WORK/cimd.json"
+  if jq_true 'length == 1 and .[0].name == "mcp-auth-steps step11" and .[0].redirectUris == ["http://127.0.0.1:8976/callback"] and .[0].publicClient == true and .[0].consentRequired == true and (.[0].attributes["cimd.cache.expiry.time.in.sec"] | tonumber) > 0' "$WORK/cimd.json"; then
+    pass "Keycloak made a client from the document: its name and redirect URI, public, consent required, a cache expiry"
+  else fail "Keycloak's record of $DOC_URL: $(jq -c '.[0] | {name, redirectUris, publicClient, consentRequired, attributes}' "$WORK/cimd.json" | head -c 400)"; fi
+  browse11 cimd-again "$WORK/state-cimd-2" mcp-admin admin123 --callback-timeout 30 --publish-client-metadata "$SRV/mcp"
+  expect_rc 0 "a second login with the same document (a fresh state dir)"
+  line "^    the authorization server fetched the metadata document 0 time\(s\) during this round \(it keeps a copy from an earlier round\)\$" \
+    "    Keycloak did not fetch it again: it keeps the document (at least 5 minutes, whatever Cache-Control says)"
+  if grep -q "consent accepted" "$BROWSER_LOG"; then fail "Keycloak asked for consent again"; else pass "no consent page: Keycloak remembers mcp-admin's consent for this client"; fi
+fi
+
+section "step-up (mcp-user): from --scope mcp:tools to mcp:read, then refused mcp:prompts within the retry limit"
+browse11 step-up "$WORK/state-step-up" mcp-user user123 --callback-timeout 30 --scope mcp:tools "$SRV/mcp"
+# Keycloak grants mcp:prompts only to holders of the prompts role, which mcp-user lacks; step10
+# lets mcp:tools list tools and mcp:read list prompts, but prompts/get needs mcp:prompts.
+expect_rc 1 "step11 --scope mcp:tools as mcp-user"
+line "^    scope \"mcp:tools offline_access\" \(from --scope, plus offline_access: the authorization server lists it\), resource $(re "$SRV/mcp")\$" \
+  "first round asks for mcp:tools (from --scope) and offline_access"
+line "^\[7\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:tools offline_access)\"\$" "[7] first token: mcp:tools"
+line "^\[9\] POST /mcp tools/list \(Bearer eyJhbG…\) → 200: 2 tool\(s\): echo, whoami\$" "[9] tools/list allowed with mcp:tools"
+line "^\[10\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" "[10] tools/call allowed"
+line "^\[11\] POST /mcp prompts/list \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:read\", resource_metadata=\"$(re "$PRM")\", error_description=\"prompts/list requires mcp:read or mcp:prompts\"\$" \
+  "[11] prompts/list → 403 insufficient_scope, scope mcp:read"
+line "^\[12\] authorization request 2 of at most 3 → $(re "$ISS")/protocol/openid-connect/auth\$" "[12] a second authorization round"
+line "^    scope \"mcp:tools offline_access mcp:read\" \(step-up: the scope held so far plus the 403 challenge's scope\), resource $(re "$SRV/mcp")\$" \
+  "    step-up scope adds mcp:read"
+line "^\[14\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:read mcp:tools offline_access)\"\$" "[14] second token: mcp:read granted"
+line "^\[15\] POST /mcp prompts/list \(Bearer eyJhbG…\) → 200: 1 prompt\(s\): echo_prompt\$" "[15] prompts/list retried → 200"
+line "^\[16\] POST /mcp prompts/get \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:prompts\", resource_metadata=\"$(re "$PRM")\", error_description=\"prompts/get requires mcp:prompts\"\$" \
+  "[16] prompts/get → 403 insufficient_scope, scope mcp:prompts"
+line "^\[17\] authorization request 3 of at most 3 → " "[17] the third and last authorization round"
+line "^    scope \"mcp:tools offline_access mcp:read mcp:prompts\" \(step-up: the scope held so far plus the 403 challenge's scope\), " "    step-up scope adds mcp:prompts"
+line "^\[19\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:read mcp:tools offline_access)\"\$" "[19] third token: Keycloak does not grant mcp:prompts"
+line "^\[20\] POST /mcp prompts/get \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:prompts\"," "[20] prompts/get → 403 again"
+no_line "authorization request 4|done:" "no fourth round, no done line"
+error_is 'prompts/get: still 403 insufficient_scope after stepping up to scope "mcp:tools offline_access mcp:read mcp:prompts"; giving up' \
+  "message: still 403 after stepping up; giving up"
+if [ "$(grep -c 'RFC 7591' "$OUT")" = 1 ]; then pass "one registration for all three rounds"; else fail "one registration for all three rounds: $(grep -c 'RFC 7591' "$OUT")"; fi
+if [ "$(grep -c 'reached .* with a code' "$BROWSER_LOG")" = 3 ]; then pass "three logins in the browser"; else fail "three logins: $(cat "$BROWSER_LOG")"; fi
 
 section "a step-up Keycloak cannot grant (mcp-readonly): gives up within the limit"
 browse11 readonly "$WORK/state-readonly" mcp-readonly readonly123 --callback-timeout 30 "$SRV/mcp"
@@ -259,15 +376,15 @@ browse11 readonly "$WORK/state-readonly" mcp-readonly readonly123 --callback-tim
 # The host steps up once per call: the second 403 on tools/call ends the run (exit 1) before
 # prompts/list, and the round limit (3) is never reached.
 expect_rc 1 "step11 as mcp-readonly"
-line "^\[7\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"mcp:read\"\$" "[7] first token: only mcp:read granted"
+line "^\[7\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:read offline_access)\"\$" "[7] first token: only mcp:read (and offline_access) granted"
 line "^\[10\] POST /mcp tools/call \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:tools\"," "[10] tools/call → 403 insufficient_scope"
 line "^\[11\] authorization request 2 of at most 3 → $(re "$ISS")/protocol/openid-connect/auth\$" "[11] one step-up round"
-line "^    scope \"mcp:read mcp:tools mcp:prompts\" \(step-up: the scope held so far plus the 403 challenge's scope\)," "    step-up scope"
-line "^\[13\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"mcp:read\"\$" "[13] second token: still only mcp:read"
+line "^    scope \"mcp:read mcp:tools mcp:prompts offline_access\" \(step-up: the scope held so far plus the 403 challenge's scope\)," "    step-up scope"
+line "^\[13\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:read offline_access)\"\$" "[13] second token: still only mcp:read"
 line "^\[14\] POST /mcp tools/call \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:tools\"," "[14] tools/call → 403 again"
 no_line "authorization request 3" "no third authorization round"
 no_line "done:|prompts/list" "no done line, no prompts/list"
-error_is 'tools/call: still 403 insufficient_scope after stepping up to scope "mcp:read mcp:tools mcp:prompts"; giving up' \
+error_is 'tools/call: still 403 insufficient_scope after stepping up to scope "mcp:read mcp:tools mcp:prompts offline_access"; giving up' \
   "message: still 403 after stepping up; giving up"
 
 section "the person denies consent: callback with error=access_denied"
@@ -390,6 +507,8 @@ scan "no 'code X' longer than 8 characters" '(^|[ (,])code [^ …,()]{9,}'
 scan "no code_verifier / verifier longer than 8 characters" '(code_verifier|verifier) [^ …,()]{9,}'
 scan "no state value longer than 8 characters" 'state[ =][^ &…,()✓✗]{9,}'
 scan "no access_token value longer than 8 characters" 'access_token [^ …,]{9,}'
+scan "no refresh_token / refresh token value longer than 8 characters" 'refresh[_ ]token [^ …,]{9,}'
+scan "the refused refresh token not in full" 'not-a-refresh-token'
 scan "no (Bearer …) value shown in full" '\(Bearer [^)…]{7,}\)'
 # ...and the redacted forms are really there, so the scan above looked at the right lines.
 n_redacted="$(cat "$WORK"/step11-journey.out "$WORK"/step11-step-up.out | grep -Ec "code_verifier $R6|access_token eyJhbG…")"

@@ -2,11 +2,15 @@
 //!
 //! Adds: an MCP client ([`mcp_auth_steps::client::host`]) that reads the `401` challenge, discovers
 //! the protected resource and authorization server metadata ([`mcp_auth_steps::client::discovery`]),
-//! registers itself with RFC 7591 ([`mcp_auth_steps::client::registration`], credentials kept per issuer
-//! in `--state-dir`), runs the authorization code flow with PKCE S256, `state` and `resource`
-//! through a loopback redirect ([`mcp_auth_steps::client::authorization`]), then speaks Streamable HTTP
-//! ([`mcp_auth_steps::client::transport`]): `initialize`, `tools/list`, `tools/call`, `prompts/list` —
-//! stepping up once on `403 insufficient_scope`. Every protocol step is printed as a numbered line; tokens, secrets,
+//! gets a client identity in the specification's order — `--client-id`, a Client ID Metadata
+//! Document (`--client-metadata-url`, or its own with `--publish-client-metadata`), an earlier
+//! registration, RFC 7591 ([`mcp_auth_steps::client::registration`]) — uses the tokens it kept
+//! ([`mcp_auth_steps::client::tokens`]: the access token, then the refresh token), and otherwise runs
+//! the authorization code flow with PKCE S256, `state` and `resource` through a loopback redirect
+//! ([`mcp_auth_steps::client::authorization`]). Then it speaks Streamable HTTP
+//! ([`mcp_auth_steps::client::transport`]): `server/discover` (2026-07-28; `initialize` for a legacy
+//! server), `tools/list`, `tools/call`, `prompts/list`, `prompts/get` — stepping up once per call on
+//! `403 insufficient_scope`. Every protocol step is printed as a numbered line; tokens, secrets,
 //! codes and verifiers only ever as their first characters.
 //!
 //! ```text
@@ -67,6 +71,12 @@ struct Args {
     /// authorization server accepts such URLs.
     #[arg(long)]
     client_metadata_url: Option<String>,
+    /// Serve this client's own Client ID Metadata Document on its loopback listener
+    /// (http://127.0.0.1:8976/client-metadata.json, or on --callback-port) and use that URL as
+    /// client_id when the authorization server accepts such documents. For an authorization
+    /// server on this machine that allows http loopback documents (the tutorial's Keycloak realm).
+    #[arg(long, conflicts_with = "client_metadata_url")]
+    publish_client_metadata: bool,
     /// Seconds to wait for the browser to come back to the redirect URI.
     #[arg(long, default_value_t = 300)]
     callback_timeout: u64,
@@ -93,6 +103,7 @@ async fn main() -> ExitCode {
         client_id: args.client_id,
         client_secret: args.client_secret.filter(|s| !s.is_empty()),
         client_metadata_url: args.client_metadata_url,
+        publish_client_metadata: args.publish_client_metadata,
         callback_timeout: Duration::from_secs(args.callback_timeout),
     };
     let mut trace = Trace::stdout();

@@ -7,6 +7,7 @@
 //! client had plus what a 403 `insufficient_scope` names.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,8 +18,9 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::header::{ACCEPT, LOCATION};
+use reqwest::header::{ACCEPT, CACHE_CONTROL, LOCATION};
 use serde::Deserialize;
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use url::Url;
@@ -366,12 +368,19 @@ pub enum AuthorizationError {
 
 type Slot = Arc<Mutex<Option<oneshot::Sender<CallbackParams>>>>;
 
+/// Where a listener that publishes this client's Client ID Metadata Document serves it.
+pub const METADATA_PATH: &str = "/client-metadata.json";
+
 /// The one-shot loopback listener for the redirect (RFC 8252 §7.3: `http://127.0.0.1:<port>`,
-/// any port; the IP literal rather than `localhost`, §8.3).
+/// any port; the IP literal rather than `localhost`, §8.3). It can also publish the client's
+/// Client ID Metadata Document ([`CallbackListener::publish`]) while it waits, so that the
+/// authorization server can fetch it when the authorization request arrives.
 #[derive(Debug)]
 pub struct CallbackListener {
     listener: TcpListener,
     port: u16,
+    document: Option<Arc<Value>>,
+    fetches: Arc<AtomicUsize>,
 }
 
 impl CallbackListener {
@@ -390,7 +399,30 @@ impl CallbackListener {
                 reason: e.to_string(),
             })?
             .port();
-        Ok(Self { listener, port })
+        Ok(Self {
+            listener,
+            port,
+            document: None,
+            fetches: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>/client-metadata.json`: the URL a published document has, and so
+    /// the client id (a Client ID Metadata Document's `client_id` is its own URL).
+    pub fn metadata_url(&self) -> String {
+        format!("http://127.0.0.1:{}{METADATA_PATH}", self.port)
+    }
+
+    /// Serves `document` at [`METADATA_PATH`] while the listener waits, as `application/json`
+    /// with `Cache-Control: no-cache` (an authorization server may cache it; this asks it to
+    /// check again each time).
+    pub fn publish(&mut self, document: Value) {
+        self.document = Some(Arc::new(document));
+    }
+
+    /// How many times the published document has been fetched (readable after [`Self::wait`]).
+    pub fn fetch_counter(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.fetches)
     }
 
     /// The bound port.
@@ -409,9 +441,22 @@ impl CallbackListener {
         let redirect_uri = self.redirect_uri();
         let (tx, rx) = oneshot::channel();
         let slot: Slot = Arc::new(Mutex::new(Some(tx)));
-        let app = Router::new()
+        let mut app = Router::new()
             .route(CALLBACK_PATH, get(callback))
             .with_state(slot);
+        if let Some(document) = self.document.clone() {
+            let fetches = Arc::clone(&self.fetches);
+            app = app.route(
+                METADATA_PATH,
+                get(move || async move {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    (
+                        [(CACHE_CONTROL, "no-cache")],
+                        axum::Json(document.as_ref().clone()),
+                    )
+                }),
+            );
+        }
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = axum::serve(self.listener, app)
@@ -679,18 +724,47 @@ pub async fn exchange_code(
     http: &reqwest::Client,
     request: &TokenRequest<'_>,
 ) -> Result<TokenResponse, AuthorizationError> {
-    let url = request.endpoint.to_string();
-    let mut form: Vec<(&'static str, String)> = vec![
+    let form = vec![
         ("grant_type", "authorization_code".into()),
         ("code", request.code.into()),
         ("redirect_uri", request.redirect_uri.into()),
         ("code_verifier", request.pkce.verifier().into()),
         ("resource", request.resource.into()),
     ];
+    token_request(http, request.endpoint, request.client, form).await
+}
+
+/// RFC 6749 §6: a new access token for a refresh token, for the same `resource` (RFC 8707 §2.2)
+/// and, without `scope`, the same scope as before; client authentication as registered (a public
+/// client sends its `client_id`, OAuth 2.1 §4.3.1).
+pub async fn refresh(
+    http: &reqwest::Client,
+    endpoint: &Url,
+    client: &ClientCredentials,
+    refresh_token: &str,
+    resource: &str,
+) -> Result<TokenResponse, AuthorizationError> {
+    let form = vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", refresh_token.into()),
+        ("resource", resource.into()),
+    ];
+    token_request(http, endpoint, client, form).await
+}
+
+/// POSTs one token request and checks the answer: a 2xx JSON token response with a non-empty
+/// Bearer `access_token`, else [`AuthorizationError::Token`] with the RFC 6749 §5.2 error.
+async fn token_request(
+    http: &reqwest::Client,
+    endpoint: &Url,
+    client: &ClientCredentials,
+    mut form: Vec<(&'static str, String)>,
+) -> Result<TokenResponse, AuthorizationError> {
+    let url = endpoint.to_string();
     let builder = http
-        .post(request.endpoint.clone())
+        .post(endpoint.clone())
         .header(ACCEPT, "application/json");
-    let builder = request.client.authenticate(builder, &mut form);
+    let builder = client.authenticate(builder, &mut form);
     let (status, body) = http_client::exchange(builder.form(&form))
         .await
         .map_err(|reason| AuthorizationError::Http {

@@ -3,7 +3,7 @@
 //! authorize ([`crate::client::authorization`]) and retry; when it says `403 insufficient_scope`, step up
 //! once. The calls: `server/discover` in the 2026-07-28 shape (for a legacy server, which does not
 //! answer it as a modern one, `initialize` → `notifications/initialized` instead) → `tools/list` →
-//! `tools/call` → `prompts/list`, every step on the numbered [`Trace`].
+//! `tools/call` → `prompts/list` → `prompts/get`, every step on the numbered [`Trace`].
 //!
 //! Bounds: one authorization per `401` and one step-up per `403` for any one call, and at most
 //! [`MAX_AUTHORIZATIONS`] authorization rounds in a run (the MCP conformance suite's
@@ -17,15 +17,17 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use crate::client::authorization::{
-    self, AuthorizationError, AuthorizationRequest, CallbackListener, Opened, Pkce, TokenRequest,
-    check_callback, check_issuer, new_state, select_scope, union_scopes,
+    self, AuthorizationError, AuthorizationRequest, CallbackListener, METADATA_PATH, Opened, Pkce,
+    TokenRequest, TokenResponse, check_callback, check_issuer, new_state, select_scope,
+    union_scopes,
 };
 use crate::client::discovery::{BearerChallenge, Discovery, DiscoveryError, discover};
 use crate::client::http_client;
 use crate::client::registration::{
-    ClientCredentials, CredentialStore, RegistrationError, RegistrationRequest, choose_auth_method,
-    register,
+    AUTH_NONE, ClientCredentials, ClientSource, CredentialStore, RegistrationError,
+    RegistrationRequest, choose_auth_method, now, register,
 };
+use crate::client::tokens::{StoredTokens, TokenStore};
 use crate::client::trace::{Trace, redact};
 use crate::client::transport::{Denial, McpClient, McpError, Reply};
 use crate::mcp::jsonrpc::{HEADER_MISMATCH, UNSUPPORTED_VERSION};
@@ -35,6 +37,12 @@ use crate::mcp::lifecycle::{LATEST_LEGACY_VERSION, LEGACY_VERSIONS, MODERN_VERSI
 pub const MAX_AUTHORIZATIONS: u32 = 3;
 /// How long `--headless` waits for its own callback delivery.
 pub const HEADLESS_CALLBACK_TIMEOUT: Duration = Duration::from_secs(20);
+/// The loopback port of `--publish-client-metadata` when `--callback-port` is not given. It is
+/// fixed because the document's URL is the client id: another port is another client to the
+/// authorization server (a new consent), and a cached document would name the old redirect URI.
+pub const PUBLISHED_METADATA_PORT: u16 = 8976;
+/// The scope that asks an OpenID-style authorization server for a refresh token (MCP SEP-2207).
+pub const OFFLINE_ACCESS: &str = "offline_access";
 /// The tool argument used when the server has `echo`.
 pub const ECHO_MESSAGE: &str = "hello from step11";
 
@@ -60,6 +68,10 @@ pub struct HostOptions {
     /// `--client-metadata-url`: a Client ID Metadata Document URL, used as the client id when
     /// the authorization server accepts them.
     pub client_metadata_url: Option<String>,
+    /// `--publish-client-metadata`: serve this client's own Client ID Metadata Document on the
+    /// loopback listener and use its URL as the client id (authorization servers on this machine
+    /// that accept http loopback documents, such as the tutorial's Keycloak realm).
+    pub publish_client_metadata: bool,
     /// How long to wait for the browser to come back.
     pub callback_timeout: Duration,
 }
@@ -75,6 +87,7 @@ impl fmt::Debug for HostOptions {
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret.as_deref().map(redact))
             .field("client_metadata_url", &self.client_metadata_url)
+            .field("publish_client_metadata", &self.publish_client_metadata)
             .finish()
     }
 }
@@ -158,8 +171,10 @@ pub enum HostError {
 /// What a successful run did.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
-    /// Authorization rounds used.
+    /// Authorization rounds used (browser logins).
     pub authorizations: u32,
+    /// Access tokens renewed with the refresh token (no login).
+    pub refreshes: u32,
     /// The negotiated protocol version.
     pub protocol_version: String,
     /// Tool names.
@@ -180,6 +195,9 @@ impl fmt::Display for Summary {
             self.authorizations,
             self.tools.len()
         )?;
+        if self.refreshes > 0 {
+            write!(f, ", {} refresh(es) without a login", self.refreshes)?;
+        }
         if let Some(tool) = &self.called {
             write!(f, ", called {tool}")?;
         }
@@ -227,7 +245,11 @@ pub struct McpHost {
     client: Option<ClientCredentials>,
     scope: Option<String>,
     authorizations: u32,
+    refreshes: u32,
     stored_from: Option<PathBuf>,
+    token_store: TokenStore,
+    tokens: Option<StoredTokens>,
+    access_rejected: bool,
 }
 
 impl McpHost {
@@ -237,6 +259,11 @@ impl McpHost {
         if opts.client_secret.is_some() && opts.client_id.is_none() {
             return Err(HostError::Options(
                 "STEP11_CLIENT_SECRET is set but --client-id is not".into(),
+            ));
+        }
+        if opts.publish_client_metadata && opts.client_metadata_url.is_some() {
+            return Err(HostError::Options(
+                "--publish-client-metadata and --client-metadata-url name two different documents: give one".into(),
             ));
         }
         if let Some(raw) = &opts.client_metadata_url {
@@ -252,13 +279,17 @@ impl McpHost {
         Ok(Self {
             mcp: McpClient::new(http.clone(), opts.server.clone()),
             store: CredentialStore::new(&opts.state_dir),
+            token_store: TokenStore::new(&opts.state_dir),
             http,
             opts,
             discovery: None,
             client: None,
             scope: None,
             authorizations: 0,
+            refreshes: 0,
             stored_from: None,
+            tokens: None,
+            access_rejected: false,
         })
     }
 
@@ -334,9 +365,37 @@ impl McpHost {
                 prompts.len(),
                 prompts.join(", ")
             ));
+            // The first prompt, its required arguments filled in with the echo message.
+            if let Some(prompt) = listed["prompts"].as_array().and_then(|p| p.first()) {
+                let name = prompt["name"].as_str().unwrap_or_default().to_string();
+                let arguments: Map<String, Value> = prompt["arguments"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|a| a["required"] == json!(true))
+                    .filter_map(|a| a["name"].as_str())
+                    .map(|a| (a.to_string(), json!(ECHO_MESSAGE)))
+                    .collect();
+                let params = json!({"name": name, "arguments": arguments});
+                let got = self.request(trace, "prompts/get", Some(params)).await?;
+                let messages = got["messages"].as_array().map_or(0, Vec::len);
+                let text: String = got["messages"]
+                    .as_array()
+                    .and_then(|m| m.iter().find_map(|m| m["content"]["text"].as_str()))
+                    .unwrap_or("(no text)")
+                    .chars()
+                    .take(200)
+                    .collect();
+                trace.step(format_args!(
+                    "{} {name} {} → 200: {messages} message(s), first: {text:?}",
+                    self.label("prompts/get"),
+                    Value::Object(arguments)
+                ));
+            }
             summary.prompts = Some(prompts);
         }
         summary.authorizations = self.authorizations;
+        summary.refreshes = self.refreshes;
         Ok(summary)
     }
 
@@ -517,6 +576,7 @@ impl McpHost {
     ) -> Result<Value, HostError> {
         let mut authorized = false;
         let mut stepped_up = false;
+        let mut renewals = 0;
         loop {
             let label = self.label(method);
             let reply = if notification {
@@ -550,6 +610,13 @@ impl McpHost {
                     });
                 }
                 401 => {
+                    // Before a login: the kept access token, then the refresh token — at most
+                    // twice for one call, so a server that refuses every token ends in a login.
+                    self.access_rejected = self.mcp.token().is_some();
+                    if renewals < 2 && self.renew(trace, challenge.as_ref()).await? {
+                        renewals += 1;
+                        continue;
+                    }
                     self.authorize(trace, method, challenge.as_ref(), false)
                         .await?;
                     authorized = true;
@@ -593,14 +660,7 @@ impl McpHost {
                 method: method.into(),
             });
         }
-        let discovery = match &self.discovery {
-            Some(d) => d.clone(),
-            None => {
-                let d = discover(&self.http, &self.opts.server, challenge, trace).await?;
-                self.discovery = Some(d.clone());
-                d
-            }
-        };
+        let discovery = self.discovery(trace, challenge).await?;
         let challenge_scope = challenge.and_then(BearerChallenge::scope);
         let (scope, why) = if step_up {
             (
@@ -629,6 +689,24 @@ impl McpHost {
             };
             (scope, why)
         };
+        // MCP SEP-2207: ask an authorization server that lists offline_access for it, so that it
+        // issues a refresh token; never send it to one that does not list it.
+        let (scope, why) = if discovery
+            .auth_server
+            .scopes_supported
+            .iter()
+            .any(|s| s == OFFLINE_ACCESS)
+            && !scope
+                .as_deref()
+                .is_some_and(|s| s.split_whitespace().any(|s| s == OFFLINE_ACCESS))
+        {
+            (
+                union_scopes(scope.as_deref(), Some(OFFLINE_ACCESS)),
+                format!("{why}, plus {OFFLINE_ACCESS}: the authorization server lists it"),
+            )
+        } else {
+            (scope, why.to_string())
+        };
 
         let (client, listener) = self
             .client_identity(trace, &discovery, scope.as_deref())
@@ -638,6 +716,7 @@ impl McpHost {
         let pkce = Pkce::generate();
         let state = new_state();
         let redirect_uri = listener.redirect_uri();
+        let fetches = listener.fetch_counter();
         let url = AuthorizationRequest {
             endpoint: &auth.authorization_endpoint,
             client_id: &client.client_id,
@@ -723,6 +802,17 @@ impl McpHost {
             },
             CALLBACK = authorization::CALLBACK_PATH
         ));
+        if client.source == ClientSource::MetadataDocument && self.opts.publish_client_metadata {
+            trace.detail(format_args!(
+                "the authorization server fetched the metadata document {} time(s) during this round{}",
+                fetches.load(std::sync::atomic::Ordering::SeqCst),
+                if fetches.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    " (it keeps a copy from an earlier round)"
+                } else {
+                    ""
+                }
+            ));
+        }
         let code = checked?;
 
         let token = authorization::exchange_code(
@@ -739,74 +829,193 @@ impl McpHost {
         .await
         .map_err(|e| self.maybe_stale(e))?;
         trace.step(format_args!(
-            "POST {} (authorization_code, code {}, code_verifier {}, resource, client auth {}) → 200: access_token {}, expires_in {}, scope {}",
+            "POST {} (authorization_code, code {}, code_verifier {}, resource, client auth {}) → 200: {}",
             auth.token_endpoint,
             redact(&code),
             redact(pkce.verifier()),
             client.token_endpoint_auth_method,
-            redact(&token.access_token),
-            token.expires_in.map_or("?".into(), |s| format!("{s} s")),
-            token.scope.as_deref().map_or("(not stated)".into(), |s| format!("{s:?}"))
+            token_summary(&token)
         ));
-        self.mcp.set_token(token.access_token);
+        let tokens = StoredTokens::from_response(
+            &auth.issuer,
+            &client.client_id,
+            &discovery.resource,
+            scope.as_deref(),
+            &token,
+            now(),
+            None,
+        );
+        self.keep_tokens(trace, tokens)?;
         self.scope = scope;
         Ok(())
     }
 
+    /// Discovery, once per run.
+    async fn discovery(
+        &mut self,
+        trace: &mut Trace,
+        challenge: Option<&BearerChallenge>,
+    ) -> Result<Discovery, HostError> {
+        if let Some(d) = &self.discovery {
+            return Ok(d.clone());
+        }
+        let d = discover(&self.http, &self.opts.server, challenge, trace).await?;
+        self.discovery = Some(d.clone());
+        Ok(d)
+    }
+
+    /// Saves a new token set (0600, keyed by issuer) and sends its access token from now on.
+    fn keep_tokens(&mut self, trace: &mut Trace, tokens: StoredTokens) -> Result<(), HostError> {
+        let path = self.token_store.save(&tokens)?;
+        trace.detail(format_args!(
+            "tokens kept in {} (mode 0600): access token{}",
+            path.display(),
+            tokens.refresh_token.as_deref().map_or(
+                ", no refresh token issued".to_string(),
+                |r| format!(" and refresh token {}", redact(r))
+            )
+        ));
+        self.mcp.set_token(tokens.access_token.clone());
+        self.scope = tokens.scope.clone();
+        self.tokens = Some(tokens);
+        self.access_rejected = false;
+        Ok(())
+    }
+
+    /// A token without a login, after a 401: the access token kept from an earlier run while it
+    /// is valid and not refused, else the refresh token (RFC 6749 §6). `false` when neither
+    /// works: a login follows. A refresh token the AS refuses is deleted.
+    async fn renew(
+        &mut self,
+        trace: &mut Trace,
+        challenge: Option<&BearerChallenge>,
+    ) -> Result<bool, HostError> {
+        let discovery = self.discovery(trace, challenge).await?;
+        let auth = &discovery.auth_server;
+        let path = self.token_store.path_for(&auth.issuer);
+        let loaded = self.tokens.is_none();
+        if loaded {
+            let Some(stored) = self.token_store.load(&auth.issuer)? else {
+                return Ok(false);
+            };
+            self.tokens = Some(stored);
+            self.access_rejected = false;
+        }
+        let Some(client) = self.known_client(trace, &discovery)? else {
+            return Ok(false);
+        };
+        let Some(tokens) = self.tokens.clone() else {
+            return Ok(false);
+        };
+        if !tokens.fits(&auth.issuer, &client.client_id, &discovery.resource) {
+            trace.step(format_args!(
+                "tokens in {} are for client_id {} and resource {}, not for this client and {}: not used",
+                path.display(),
+                tokens.client_id,
+                tokens.resource,
+                discovery.resource
+            ));
+            self.tokens = None;
+            return Ok(false);
+        }
+        let now = now();
+        let access = match tokens.seconds_left(now) {
+            _ if self.access_rejected => "refused by the server".to_string(),
+            None => "lifetime not stated".to_string(),
+            Some(left) if left > 0 => format!("valid for another {left} s"),
+            Some(left) => format!("expired {} s ago", -left),
+        };
+        if loaded {
+            trace.step(format_args!(
+                "tokens kept from an earlier run ({}): access token {access}, scope {}, {}",
+                path.display(),
+                tokens
+                    .scope
+                    .as_deref()
+                    .map_or("(not stated)".into(), |s| format!("{s:?}")),
+                tokens.refresh_token.as_deref().map_or(
+                    "no refresh token".to_string(),
+                    |r| format!("refresh token {}", redact(r))
+                )
+            ));
+        }
+        if !self.access_rejected && tokens.access_usable(now) {
+            trace.detail("the access token is still valid: sending it, no login");
+            self.mcp.set_token(tokens.access_token.clone());
+            self.scope = tokens.scope.clone();
+            return Ok(true);
+        }
+        let Some(refresh_token) = tokens.refresh_token.clone() else {
+            trace.detail("no refresh token: a new login follows");
+            return Ok(false);
+        };
+        let result = authorization::refresh(
+            &self.http,
+            &auth.token_endpoint,
+            &client,
+            &refresh_token,
+            &discovery.resource,
+        )
+        .await;
+        let shown = format!(
+            "POST {} (refresh_token grant, the access token {access}; refresh_token {}, resource, client auth {})",
+            auth.token_endpoint,
+            redact(&refresh_token),
+            client.token_endpoint_auth_method
+        );
+        match result {
+            Ok(response) => {
+                trace.step(format_args!("{shown} → 200: {}", token_summary(&response)));
+                let renewed = StoredTokens::from_response(
+                    &auth.issuer,
+                    &client.client_id,
+                    &discovery.resource,
+                    tokens.scope.as_deref(),
+                    &response,
+                    now,
+                    Some(&tokens),
+                );
+                self.keep_tokens(trace, renewed)?;
+                self.refreshes += 1;
+                Ok(true)
+            }
+            Err(e) => {
+                trace.step(format_args!("{shown} → {e}"));
+                self.token_store.remove(&auth.issuer)?;
+                self.tokens = None;
+                trace.detail(format_args!(
+                    "the refresh token is no longer good: deleted {}; a new login follows",
+                    path.display()
+                ));
+                Ok(false)
+            }
+        }
+    }
+
     /// The client identity for this authorization server, and the listener whose redirect URI
-    /// goes with it. Order (MCP 2025-11-25): `--client-id`, then a metadata document URL when
-    /// the AS accepts one, then credentials registered earlier for exactly this issuer, then
-    /// RFC 7591 registration.
+    /// goes with it: a known one ([`Self::known_client`]), else RFC 7591 registration.
     async fn client_identity(
         &mut self,
         trace: &mut Trace,
         discovery: &Discovery,
         scope: Option<&str>,
     ) -> Result<(ClientCredentials, CallbackListener), HostError> {
-        let auth = &discovery.auth_server;
-        let supported = auth.token_endpoint_auth_methods_supported.as_deref();
-        if let Some(client) = self.client.clone() {
-            let listener = self.listener_for(trace, Some(&client)).await?;
+        if let Some(client) = self.known_client(trace, discovery)? {
+            let listener = self.listener_for(trace, &client, discovery).await?;
             return Ok((client, listener));
         }
-        if let Some(id) = &self.opts.client_id {
-            let client = ClientCredentials::pre_registered(
-                &auth.issuer,
-                id,
-                self.opts.client_secret.as_deref(),
-                supported,
+        let auth = &discovery.auth_server;
+        let supported = auth.token_endpoint_auth_methods_supported.as_deref();
+        if self.opts.publish_client_metadata {
+            trace.detail(
+                "--publish-client-metadata: this authorization server does not accept Client ID Metadata Documents (no client_id_metadata_document_supported); registering instead",
             );
-            trace.step(format_args!(
-                "client: pre-registered client_id {id} (token endpoint auth {}), no registration",
-                client.token_endpoint_auth_method
-            ));
-            return self.keep(trace, client).await;
         }
-        if let Some(doc) = &self.opts.client_metadata_url
-            && auth.client_id_metadata_document_supported
-        {
-            let client = ClientCredentials::metadata_document(&auth.issuer, doc);
-            trace.step(format_args!(
-                "client: the AS accepts Client ID Metadata Documents → client_id {doc}, no registration"
-            ));
-            return self.keep(trace, client).await;
-        }
-        if let Some(stored) = self.store.load(&auth.issuer)? {
-            self.stored_from = Some(self.store.path_for(&auth.issuer));
-            trace.step(format_args!(
-                "client: reusing client_id {} registered earlier with {} ({})",
-                stored.client_id,
-                auth.issuer,
-                self.store.path_for(&auth.issuer).display()
-            ));
-            return self.keep(trace, stored).await;
-        }
-
         let endpoint = auth
             .registration_endpoint
             .clone()
             .ok_or_else(|| RegistrationError::NoRegistrationEndpoint(auth.issuer.clone()))?;
-        let listener = self.listener_for(trace, None).await?;
+        let listener = self.any_listener(trace, None).await?;
         let scopes_known = discovery.scopes_supported.join(" ");
         let request = RegistrationRequest {
             client_name: self.opts.client_name.clone(),
@@ -854,20 +1063,129 @@ impl McpHost {
         }
     }
 
-    async fn keep(
+    /// A client identity that needs no registration, in the order of MCP "Client Registration
+    /// Approaches": `--client-id` (pre-registered); a Client ID Metadata Document
+    /// (`--client-metadata-url`, or the one `--publish-client-metadata` serves) when the AS
+    /// accepts them; credentials registered earlier with exactly this issuer. `None`: register.
+    fn known_client(
         &mut self,
         trace: &mut Trace,
-        client: ClientCredentials,
-    ) -> Result<(ClientCredentials, CallbackListener), HostError> {
-        let listener = self.listener_for(trace, Some(&client)).await?;
+        discovery: &Discovery,
+    ) -> Result<Option<ClientCredentials>, HostError> {
+        if let Some(client) = &self.client {
+            return Ok(Some(client.clone()));
+        }
+        let auth = &discovery.auth_server;
+        let supported = auth.token_endpoint_auth_methods_supported.as_deref();
+        let client = if let Some(id) = &self.opts.client_id {
+            let client = ClientCredentials::pre_registered(
+                &auth.issuer,
+                id,
+                self.opts.client_secret.as_deref(),
+                supported,
+            );
+            trace.step(format_args!(
+                "client: pre-registered client_id {id} (token endpoint auth {}), no registration",
+                client.token_endpoint_auth_method
+            ));
+            client
+        } else if let Some(doc) = self.metadata_url()
+            && auth.client_id_metadata_document_supported
+        {
+            trace.step(format_args!(
+                "client: the AS accepts Client ID Metadata Documents → client_id {doc}, no registration"
+            ));
+            if self.opts.publish_client_metadata {
+                trace.detail(
+                    "the document is served by this client on its loopback listener (--publish-client-metadata)",
+                );
+            }
+            ClientCredentials::metadata_document(&auth.issuer, &doc)
+        } else if let Some(stored) = self.store.load(&auth.issuer)? {
+            self.stored_from = Some(self.store.path_for(&auth.issuer));
+            trace.step(format_args!(
+                "client: reusing client_id {} registered earlier with {} ({})",
+                stored.client_id,
+                auth.issuer,
+                self.store.path_for(&auth.issuer).display()
+            ));
+            stored
+        } else {
+            return Ok(None);
+        };
         self.client = Some(client.clone());
-        Ok((client, listener))
+        Ok(Some(client))
+    }
+
+    /// The port `--publish-client-metadata` serves on: `--callback-port`, else
+    /// [`PUBLISHED_METADATA_PORT`].
+    fn published_port(&self) -> u16 {
+        match self.opts.callback_port {
+            0 => PUBLISHED_METADATA_PORT,
+            port => port,
+        }
+    }
+
+    /// The Client ID Metadata Document URL to use as client id, if any.
+    fn metadata_url(&self) -> Option<String> {
+        if self.opts.publish_client_metadata {
+            return Some(format!(
+                "http://127.0.0.1:{}{METADATA_PATH}",
+                self.published_port()
+            ));
+        }
+        self.opts.client_metadata_url.clone()
+    }
+
+    /// The listener for a known client. A published metadata document is served by the listener
+    /// itself, on exactly [`Self::published_port`] (its URL is the client id): a busy port is an
+    /// error, not a reason to take another.
+    async fn listener_for(
+        &self,
+        trace: &mut Trace,
+        client: &ClientCredentials,
+        discovery: &Discovery,
+    ) -> Result<CallbackListener, HostError> {
+        if !(client.source == ClientSource::MetadataDocument && self.opts.publish_client_metadata) {
+            return self.any_listener(trace, Some(client)).await;
+        }
+        let port = self.published_port();
+        let mut listener = CallbackListener::bind(port).await.map_err(|e| {
+            HostError::Options(format!(
+                "--publish-client-metadata: {e}; the document's URL is this client's id, so its port is fixed: free port {port} or choose another with --callback-port"
+            ))
+        })?;
+        let scopes_known = discovery.scopes_supported.join(" ");
+        let mut scope = union_scopes(None, Some(&scopes_known));
+        if discovery
+            .auth_server
+            .scopes_supported
+            .iter()
+            .any(|s| s == OFFLINE_ACCESS)
+        {
+            scope = union_scopes(scope.as_deref(), Some(OFFLINE_ACCESS));
+        }
+        let mut document = RegistrationRequest {
+            client_name: self.opts.client_name.clone(),
+            redirect_uri: listener.redirect_uri(),
+            scope,
+            auth_method: AUTH_NONE.to_string(),
+        }
+        .body();
+        document["client_id"] = json!(client.client_id);
+        trace.detail(format_args!(
+            "serving {} (client_id = its own URL, redirect_uris [{}], token_endpoint_auth_method none) while the login runs",
+            listener.metadata_url(),
+            listener.redirect_uri()
+        ));
+        listener.publish(document);
+        Ok(listener)
     }
 
     /// `--callback-port` when given; else the port of the client's registered redirect URI when
     /// it is free (some ASes match redirect URIs exactly, ports included); else any free port
     /// (RFC 8252 §7.3 requires ASes to accept any port on a loopback redirect URI).
-    async fn listener_for(
+    async fn any_listener(
         &self,
         trace: &mut Trace,
         client: Option<&ClientCredentials>,
@@ -890,6 +1208,19 @@ impl McpHost {
         }
         Ok(CallbackListener::bind(0).await?)
     }
+}
+
+/// `access_token eyJhbG…, expires_in 300 s, scope "…"`: a token response as the trace shows it.
+fn token_summary(token: &TokenResponse) -> String {
+    format!(
+        "access_token {}, expires_in {}, scope {}",
+        redact(&token.access_token),
+        token.expires_in.map_or("?".into(), |s| format!("{s} s")),
+        token
+            .scope
+            .as_deref()
+            .map_or("(not stated)".into(), |s| format!("{s:?}"))
+    )
 }
 
 fn challenge_text(challenge: Option<&BearerChallenge>) -> String {
@@ -975,12 +1306,15 @@ mod tests {
             )
                 .into_response();
         };
-        let scopes: Vec<String> = token
-            .strip_prefix("token-for-")
-            .unwrap_or_default()
-            .split('+')
-            .map(str::to_string)
-            .collect();
+        let Some(granted) = token.strip_prefix("token-for-") else {
+            let challenge = format!(r#"Bearer error="invalid_token", resource_metadata="{prm}""#);
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, challenge)],
+            )
+                .into_response();
+        };
+        let scopes: Vec<String> = granted.split('+').map(str::to_string).collect();
         let method = msg["method"].as_str().unwrap_or_default();
         if method == "tools/call" && !scopes.contains(&call_needs) {
             let challenge = format!(
@@ -1031,8 +1365,19 @@ mod tests {
                 json!({"content": [{"type": "text", "text": msg["params"]["arguments"]["message"]}]}),
             ))
             .into_response(),
-            "prompts/list" => {
-                axum::Json(rpc_result(&id, json!({"prompts": [{"name": "echo_prompt"}]}))).into_response()
+            "prompts/list" => axum::Json(rpc_result(
+                &id,
+                json!({"prompts": [{"name": "echo_prompt",
+                    "arguments": [{"name": "message", "required": true}, {"name": "style"}]}]}),
+            ))
+            .into_response(),
+            "prompts/get" => {
+                // Only the required argument is filled in.
+                assert_eq!(msg["params"], json!({"name": "echo_prompt",
+                    "arguments": {"message": ECHO_MESSAGE}}));
+                axum::Json(rpc_result(&id, json!({"messages": [{"role": "user",
+                    "content": {"type": "text", "text": "Please echo: hello from step11"}}]})))
+                .into_response()
             }
             _ => StatusCode::NOT_FOUND.into_response(),
         }
@@ -1099,6 +1444,21 @@ mod tests {
                 .collect();
         let mut f = fake.lock().unwrap();
         f.token_forms.push(body.clone());
+        assert_eq!(form["client_id"], "fake-client");
+        if form["grant_type"] == "refresh_token" {
+            // A refresh token names its scope; "refresh-" + anything else is refused.
+            return match form["refresh_token"].strip_prefix("refresh-for-") {
+                Some(scope) if form.contains_key("resource") => axum::Json(json!({
+                    "access_token": format!("token-for-{scope}"), "token_type": "Bearer",
+                    "expires_in": 60, "scope": scope.replace('+', " ")}))
+                .into_response(),
+                _ => (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({"error": "invalid_grant", "error_description": "Invalid refresh token"})),
+                )
+                    .into_response(),
+            };
+        }
         assert_eq!(form["code"], CODE);
         assert_eq!(form["client_id"], "fake-client");
         if crate::auth::keys::sha256_b64url(form["code_verifier"].as_bytes()) != f.challenge {
@@ -1119,7 +1479,8 @@ mod tests {
             .join(" ");
         axum::Json(
             json!({"access_token": format!("token-for-{}", scope.replace(' ', "+")),
-                          "token_type": "Bearer", "expires_in": 60, "scope": scope}),
+            "refresh_token": format!("refresh-for-{}", scope.replace(' ', "+")),
+            "token_type": "Bearer", "expires_in": 60, "scope": scope}),
         )
         .into_response()
     }
@@ -1166,6 +1527,7 @@ mod tests {
             client_id: None,
             client_secret: None,
             client_metadata_url: None,
+            publish_client_metadata: false,
             callback_timeout: Duration::from_secs(5),
         }
     }
@@ -1210,6 +1572,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("hello from step11"), "{text}");
+        assert!(
+            text.contains(r#"prompts/get (Bearer token-…) echo_prompt {"message":"hello from step11"} → 200: 1 message(s), first: "Please echo: hello from step11""#),
+            "{text}"
+        );
         assert!(!text.contains(CODE), "the code leaked: {text}");
         assert!(!text.contains("token-for-read"), "a token leaked: {text}");
 
@@ -1222,6 +1588,101 @@ mod tests {
                 .lines()
                 .iter()
                 .any(|l| l.contains("reusing client_id fake-client"))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Rewrites the kept token file of `dir` with `edit`.
+    fn edit_tokens(dir: &std::path::Path, edit: impl FnOnce(&mut Value)) {
+        let file = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("tokens-")
+            })
+            .expect("a tokens file");
+        let mut value: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        edit(&mut value);
+        std::fs::write(&file, value.to_string()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn kept_tokens_first_then_the_refresh_token_then_a_login() {
+        let (fake, server) = start("read", false).await;
+        let dir = temp_dir();
+        let (outcome, _) = run_once(&server, &dir).await;
+        assert_eq!(outcome.unwrap().authorizations, 1);
+
+        // A valid access token kept from the first run: no token request at all.
+        let (outcome, trace) = run_once(&server, &dir).await;
+        let summary = outcome.unwrap();
+        assert_eq!((summary.authorizations, summary.refreshes), (0, 0));
+        assert_eq!(fake.lock().unwrap().token_forms.len(), 1);
+        let text = trace.lines().join("\n");
+        assert!(text.contains("access token valid for another"), "{text}");
+        assert!(
+            text.contains("the access token is still valid: sending it, no login"),
+            "{text}"
+        );
+
+        // Expired: the refresh token, with the same resource, and no new authorization.
+        edit_tokens(&dir, |t| t["expires_at"] = json!(now() - 30));
+        let (outcome, trace) = run_once(&server, &dir).await;
+        let summary = outcome.unwrap();
+        assert_eq!((summary.authorizations, summary.refreshes), (0, 1));
+        {
+            let f = fake.lock().unwrap();
+            assert_eq!(f.authorizations.len(), 1);
+            let form = f.token_forms.last().unwrap();
+            assert!(form.starts_with("grant_type=refresh_token&refresh_token=refresh-for-read&resource=http%3A%2F%2F127.0.0.1"), "{form}");
+        }
+        // A second may tick between the edit and the run.
+        let text = trace.lines().join("\n").replace("31 s ago", "30 s ago");
+        assert!(text.contains("access token expired 30 s ago"), "{text}");
+        assert!(text.contains("(refresh_token grant, the access token expired 30 s ago; refresh_token refres…, resource, client auth none) → 200: access_token token-…, expires_in 60 s, scope \"read\""), "{text}");
+        assert!(
+            summary
+                .to_string()
+                .contains("1 refresh(es) without a login")
+        );
+        assert!(
+            !text.contains("refresh-for-read"),
+            "a refresh token leaked: {text}"
+        );
+
+        // A refresh token the AS refuses: deleted, then a login.
+        edit_tokens(&dir, |t| {
+            t["expires_at"] = json!(1);
+            t["refresh_token"] = json!("refresh-revoked");
+        });
+        let (outcome, trace) = run_once(&server, &dir).await;
+        assert_eq!(outcome.unwrap().authorizations, 1);
+        let text = trace.lines().join("\n");
+        assert!(
+            text.contains("→ token request to")
+                && text.contains("refused (HTTP 400): invalid_grant: Invalid refresh token"),
+            "{text}"
+        );
+        assert!(
+            text.contains("the refresh token is no longer good: deleted"),
+            "{text}"
+        );
+        assert_eq!(fake.lock().unwrap().authorizations.len(), 2);
+
+        // A token refused by the server: the refresh token before a login.
+        edit_tokens(&dir, |t| t["access_token"] = json!("revoked-token"));
+        let (outcome, trace) = run_once(&server, &dir).await;
+        let summary = outcome.unwrap();
+        assert_eq!((summary.authorizations, summary.refreshes), (0, 1));
+        let text = trace.lines().join("\n");
+        assert!(
+            text.contains("(refresh_token grant, the access token refused by the server;"),
+            "{text}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

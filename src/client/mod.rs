@@ -6,5 +6,6 @@ pub mod discovery;
 pub mod host;
 pub mod http_client;
 pub mod registration;
+pub mod tokens;
 pub mod trace;
 pub mod transport;

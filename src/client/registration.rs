@@ -416,17 +416,27 @@ impl CredentialStore {
 
     /// Saves credentials (directory 0700, file 0600, written to a temporary file and renamed).
     pub fn save(&self, credentials: &ClientCredentials) -> Result<PathBuf, RegistrationError> {
-        create_private_dir(&self.dir).map_err(|e| store_error(&self.dir, e))?;
         let path = self.path_for(&credentials.issuer);
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(credentials).map_err(|e| store_error(&path, e))?;
-        write_private_file(&tmp, text.as_bytes()).map_err(|e| store_error(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| store_error(&path, e))?;
+        save_private_json(&self.dir, &path, credentials)?;
         Ok(path)
     }
 }
 
-fn store_error(path: &Path, e: impl fmt::Display) -> RegistrationError {
+/// Writes `value` as JSON to `path` inside `dir`: the directory 0700 (created when missing), the
+/// file 0600, written to a temporary file and renamed so that a reader never sees half a file.
+pub(crate) fn save_private_json(
+    dir: &Path,
+    path: &Path,
+    value: &impl Serialize,
+) -> Result<(), RegistrationError> {
+    create_private_dir(dir).map_err(|e| store_error(dir, e))?;
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(value).map_err(|e| store_error(path, e))?;
+    write_private_file(&tmp, text.as_bytes()).map_err(|e| store_error(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| store_error(path, e))
+}
+
+pub(crate) fn store_error(path: &Path, e: impl fmt::Display) -> RegistrationError {
     RegistrationError::Store {
         path: path.display().to_string(),
         reason: e.to_string(),
