@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the interop tools:
 #  - npm: pinned in scripts/interop/package-lock.json (the MCP conformance suite, the MCP
-#    TypeScript SDK v1 `@modelcontextprotocol/sdk` and v2 `@modelcontextprotocol/client`, and a
-#    Node 22 binary from the `node` npm package), into node_modules/;
+#    TypeScript SDK v1 `@modelcontextprotocol/sdk` and v2 `@modelcontextprotocol/client`, the MCP
+#    Inspector `@modelcontextprotocol/inspector`, and a Node 22 binary from the `node` npm
+#    package), into node_modules/;
 #  - Python: the official MCP Python SDK (`mcp`, pinned in requirements.txt) into a venv .venv/.
 # Idempotent and quiet: runs `npm ci` only when node_modules is missing or package.json /
 # package-lock.json changed since the last successful install, and `pip install -r` only when
@@ -37,7 +38,8 @@ node_ok() {
     [ "$(node_modules/.bin/node -p 'process.versions.node.split(".")[0]' 2>/dev/null)" = 22 ] &&
     [ -f node_modules/@modelcontextprotocol/conformance/dist/index.js ] &&
     [ -d node_modules/@modelcontextprotocol/sdk ] &&
-    [ -f node_modules/@modelcontextprotocol/client/package.json ]
+    [ -f node_modules/@modelcontextprotocol/client/package.json ] &&
+    [ -f node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js ]
 }
 
 install_npm() {
@@ -60,7 +62,7 @@ install_npm() {
     return 1
   fi
   if ! node_ok; then
-    echo "install.sh: npm ci finished but the Node 22 binary, the conformance suite or an MCP TypeScript SDK is missing under $HERE/node_modules" >&2
+    echo "install.sh: npm ci finished but the Node 22 binary, the conformance suite, an MCP TypeScript SDK or the MCP Inspector is missing under $HERE/node_modules" >&2
     cat "$log" >&2
     return 1
   fi
