@@ -247,6 +247,16 @@ expect_log_lacks() {
   if grep -rqF -- "$1" "$WORK"/*.log 2>/dev/null; then fail "$2"; else pass "$2"; fi
 }
 
+# no_secret DESCRIPTION EXTENDED-REGEX FILE...: passes when no line of the FILEs matches. A hit is
+# reported by file and its first 16 characters only, so the report cannot leak the secret either.
+no_secret() {
+  local what="$1" pattern="$2" hits
+  shift 2
+  hits="$(grep -EHo -- "$pattern" "$@" | head -n 3 |
+    awk '{ n = index($0, ":"); m = substr($0, n + 1); printf "%s%s: %s… (%d characters)", sep, substr($0, 1, n - 1), substr(m, 1, 16), length(m); sep = "; " }')"
+  if [ -z "$hits" ]; then pass "$what"; else fail "$what: $hits"; fi
+}
+
 finish() {
   echo
   echo "$PASSED passed, $FAILED failed"

@@ -48,7 +48,7 @@ for n in 1 2 3 4 5 6 7 8 9 10 11; do
   if [ -x "$script" ]; then suite "step $n ($script)" "$script"; fi
 done
 suite "docs: every command the pages show (scripts/doc_test.py)" bash -c "python3 scripts/doc_test.py --self-test && python3 scripts/doc_test.py"
-suite "interop: conformance suite, TypeScript SDK v1 (legacy), Python SDK and TypeScript SDK v2 (2026-07-28)" scripts/test_interop.sh
+suite "interop: conformance suite, TypeScript SDK v1 (legacy), Python SDK and TypeScript SDK v2 (2026-07-28), SDK OAuth providers and the Inspector on Keycloak" scripts/test_interop.sh
 if [ -x scripts/step11_conformance.sh ]; then
   suite "interop: conformance client auth scenarios (step11)" scripts/step11_conformance.sh
 fi

@@ -323,13 +323,21 @@ oauth_journey() {
   fi
 }
 
-if curl -s -o /dev/null --max-time 2 http://127.0.0.1:9000/ 2>/dev/null; then
-  section "SDK OAuth providers against step10 + Keycloak"
-  fail "port 9000 is taken: these runs need step10 there (Keycloak's resource_url is http://localhost:9000/mcp)"
-else
+# step10_for_oauth TITLE: step10 on port 9000 (start_step10_9000) and MCP_USER_ID, mcp-user's
+# Keycloak id (step10 logs the token's sub); when port 9000 is taken, a failed check in a section
+# TITLE and status 1.
+step10_for_oauth() {
+  if curl -s -o /dev/null --max-time 2 http://127.0.0.1:9000/ 2>/dev/null; then
+    section "$1"
+    fail "port 9000 is taken: these runs need step10 there (Keycloak's resource_url is http://localhost:9000/mcp)"
+    return 1
+  fi
   start_step10_9000
   MCP_USER_ID="$(kc_admin GET "/admin/realms/$KC_REALM/users?username=mcp-user&exact=true" | jq -r '.[0].id // empty' 2>/dev/null)"
   [ -n "$MCP_USER_ID" ] || MCP_USER_ID="no-such-user"
+}
+
+if step10_for_oauth "SDK OAuth providers against step10 + Keycloak"; then
 
   section "TypeScript SDK v2 client with its OAuth provider against step10 + Keycloak $KC_VERSION, browser login"
   oauth_journey "SDK v2 OAuth" interop-ts-oauth \
@@ -344,14 +352,8 @@ else
 
   section "no token, code or state in full in the OAuth runs' output or step10's log"
   ALL=("$WORK"/oauth-*.out "$SERVER_LOG")
-  # scan DESCRIPTION EXTENDED-REGEX: no line of any output matches. A hit is reported by file and
-  # its first 16 characters only: the report must not leak either.
-  scan() {
-    local hits
-    hits="$(grep -EHo -- "$2" "${ALL[@]}" | head -n 3 |
-      awk '{ n = index($0, ":"); m = substr($0, n + 1); printf "%s%s: %s… (%d characters)", sep, substr($0, 1, n - 1), substr(m, 1, 16), length(m); sep = "; " }')"
-    if [ -z "$hits" ]; then pass "$1"; else fail "$1: $hits"; fi
-  }
+  # scan DESCRIPTION EXTENDED-REGEX: no line of any output matches (lib.sh no_secret).
+  scan() { no_secret "$1" "$2" "${ALL[@]}"; }
   scan "no JWT" 'eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}\.'
   scan "no code= value longer than 8 characters" 'code=[^&…[:space:]]{9,}'
   scan "no 'code X' longer than 8 characters" '(^|[ (,])code [^ …,()]{9,}'
@@ -431,13 +433,7 @@ insp_common() {
     "$1: the Inspector fetched Keycloak's AS metadata (RFC 8414 path-inserted URL)"
 }
 
-if curl -s -o /dev/null --max-time 2 http://127.0.0.1:9000/ 2>/dev/null; then
-  section "MCP Inspector $INSPECTOR_VERSION web UI against step10 + Keycloak"
-  fail "port 9000 is taken: the Inspector runs need step10 there (Keycloak's resource_url is http://localhost:9000/mcp)"
-else
-  start_step10_9000
-  INSP_USER_ID="$(kc_admin GET "/admin/realms/$KC_REALM/users?username=mcp-user&exact=true" | jq -r '.[0].id // empty' 2>/dev/null)"
-  [ -n "$INSP_USER_ID" ] || INSP_USER_ID="no-such-user"
+if step10_for_oauth "MCP Inspector $INSPECTOR_VERSION web UI against step10 + Keycloak"; then
   INSP_PORT="$(free_port)"
   INSP_SANDBOX_PORT="$(free_port)"
   INSP_APP_PORT="$(free_port)"
@@ -539,13 +535,13 @@ else
     run_log "$MARK"
     expect_eq "$(run_lines '^.*method=POST path="/mcp" status=401 ')" 1 "Inspector, pre-registered client: step10 logged exactly one 401"
     expect_run_log 'method=GET path="/\.well-known/oauth-protected-resource/mcp" status=200 ' "Inspector, pre-registered client: step10 logged the PRM fetch"
-    expect_run_log "method=POST path=\"/mcp\" status=200 .*rpc_method=\"initialize\" user=\"$INSP_USER_ID\" era=\"legacy\" client=\"mcp-inspector\"" \
-      "Inspector, pre-registered client: step10 logged initialize 200 for mcp-user ($INSP_USER_ID), client=\"mcp-inspector\""
+    expect_run_log "method=POST path=\"/mcp\" status=200 .*rpc_method=\"initialize\" user=\"$MCP_USER_ID\" era=\"legacy\" client=\"mcp-inspector\"" \
+      "Inspector, pre-registered client: step10 logged initialize 200 for mcp-user ($MCP_USER_ID), client=\"mcp-inspector\""
     for m in tools/list tools/call; do
-      expect_run_log "method=POST path=\"/mcp\" status=200 .*rpc_method=\"$m\" user=\"$INSP_USER_ID\" era=\"legacy\"" \
+      expect_run_log "method=POST path=\"/mcp\" status=200 .*rpc_method=\"$m\" user=\"$MCP_USER_ID\" era=\"legacy\"" \
         "Inspector, pre-registered client: step10 logged $m 200 for mcp-user"
     done
-    STRAY="$(grep -F 'path="/mcp"' "$WORK/run.lines" | grep -vF 'status=401 ' | grep -vF 'method=GET path="/mcp" status=405 ' | grep -vF "user=\"$INSP_USER_ID\"")"
+    STRAY="$(grep -F 'path="/mcp"' "$WORK/run.lines" | grep -vF 'status=401 ' | grep -vF 'method=GET path="/mcp" status=405 ' | grep -vF "user=\"$MCP_USER_ID\"")"
     if [ -z "$STRAY" ]; then
       pass "Inspector, pre-registered client: every other /mcp request was mcp-user's (a GET stream attempt gets 405)"
     else
@@ -568,12 +564,7 @@ else
 
   section "no token, code, API token or password in full in the Inspector runs' output"
   INSP_OUT=("$WORK"/inspector-*.out)
-  insp_scan() {
-    local hits
-    hits="$(grep -EHo -- "$2" "${INSP_OUT[@]}" | head -n 3 |
-      awk '{ n = index($0, ":"); m = substr($0, n + 1); printf "%s%s: %s… (%d characters)", sep, substr($0, 1, n - 1), substr(m, 1, 16), length(m); sep = "; " }')"
-    if [ -z "$hits" ]; then pass "$1"; else fail "$1: $hits"; fi
-  }
+  insp_scan() { no_secret "$1" "$2" "${INSP_OUT[@]}"; }
   insp_scan "no JWT" 'eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}\.'
   insp_scan "no code / state / verifier value longer than 8 characters" '(code|state|code_verifier)[ =][^ &…,()]{9,}'
   insp_scan "no Bearer value shown in full" 'Bearer [A-Za-z0-9._~+/=-]{9,}'

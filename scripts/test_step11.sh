@@ -493,14 +493,8 @@ if [ ! -e "$WORK/state-bad" ]; then pass "no state dir created by any bad-input 
 # ---------------------------------------------------------------------------------------------
 section "no token, code, verifier or state in full in any step11 output"
 ALL=("$WORK"/step11-*.out "$WORK"/step11-*.err)
-# scan DESCRIPTION EXTENDED-REGEX: no line of any output matches.
-# A hit is reported by file and its first 16 characters only: the report must not leak either.
-scan() {
-  local hits
-  hits="$(grep -EHo -- "$2" "${ALL[@]}" | head -n 3 |
-    awk '{ n = index($0, ":"); m = substr($0, n + 1); printf "%s%s: %s… (%d characters)", sep, substr($0, 1, n - 1), substr(m, 1, 16), length(m); sep = "; " }')"
-  if [ -z "$hits" ]; then pass "$1"; else fail "$1: $hits"; fi
-}
+# scan DESCRIPTION EXTENDED-REGEX: no line of any output matches (lib.sh no_secret).
+scan() { no_secret "$1" "$2" "${ALL[@]}"; }
 scan "no JWT" 'eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}\.'
 scan "no code= value longer than 8 characters" 'code=[^&…[:space:]]{9,}'
 scan "no 'code X' longer than 8 characters" '(^|[ (,])code [^ …,()]{9,}'
