@@ -221,6 +221,16 @@ out_line() {
   if grep -Eq -- "$1" "$WORK/check.out"; then pass "$2"; else fail "$2: no output line matches /$1/"; fi
 }
 
+# expect_mcp_user_scope LABEL SCOPE: the token's scope is what the realm gives mcp-user: mcp:read
+# and mcp:tools, never mcp:prompts (Keycloak lists scopes in varying order).
+expect_mcp_user_scope() {
+  if [[ " $2 " == *" mcp:read "* && " $2 " == *" mcp:tools "* && " $2 " != *" mcp:prompts "* ]]; then
+    pass "$1: Keycloak granted mcp-user mcp:read and mcp:tools, not mcp:prompts (scope \"$2\")"
+  else
+    fail "$1: token scope \"$2\", expected mcp:read and mcp:tools without mcp:prompts"
+  fi
+}
+
 # run_lines EXTENDED-REGEX: how many of the run's server log lines ($WORK/run.lines) match.
 run_lines() { grep -Ec -- "$1" "$WORK/run.lines"; }
 
@@ -264,11 +274,7 @@ oauth_journey() {
   out_line "^ok - round 1: (finishAuth\(code, iss\) → )?SDK token request POST $(re "$ISS")/protocol/openid-connect/token → 200: access token eyJhbG…, token_type Bearer, expires_in (300|299), scope \"[^\"]*\"\$" \
     "$label: the SDK redeemed the code → 200, token shown redacted"
   scope="$(sed -En 's/^ok - round 1: .*SDK token request .* scope "([^"]*)"$/\1/p' "$WORK/check.out" | head -n 1)"
-  if [[ " $scope " == *" mcp:read "* && " $scope " == *" mcp:tools "* && " $scope " != *" mcp:prompts "* ]]; then
-    pass "$label: Keycloak granted mcp-user mcp:read and mcp:tools, not mcp:prompts (scope \"$scope\")"
-  else
-    fail "$label: token scope \"$scope\", expected mcp:read and mcp:tools without mcp:prompts"
-  fi
+  expect_mcp_user_scope "$label" "$scope"
   out_line "^ok - connected with the token.*: POST $(re "$SRV/mcp") server/discover \(Bearer\) → 200; .*2026-07-28" \
     "$label: connected with the token, server/discover → 200, modern era (2026-07-28)"
   out_line "^ok - tools/list: echo, whoami\$" "$label: tools/list → echo, whoami"
@@ -520,11 +526,7 @@ if step10_for_oauth "MCP Inspector $INSPECTOR_VERSION web UI against step10 + Ke
     out_line "^ok - token request: POST $(re "$ISS")/protocol/openid-connect/token \(grant_type authorization_code, code_verifier [A-Za-z0-9._~-]{1,6}…, resource $(re "$SRV/mcp")\) → 200: access token eyJhbG…, aud \"$(re "$SRV/mcp")\", azp $INSP_CID, scope \"[^\"]*\"\$" \
       "Inspector, pre-registered client: code redeemed with PKCE and resource → 200, aud exactly $SRV/mcp"
     INSP_SCOPE="$(sed -En 's/^ok - token request: .* scope "([^"]*)"$/\1/p' "$WORK/check.out" | head -n 1)"
-    if [[ " $INSP_SCOPE " == *" mcp:read "* && " $INSP_SCOPE " == *" mcp:tools "* && " $INSP_SCOPE " != *" mcp:prompts "* ]]; then
-      pass "Inspector, pre-registered client: Keycloak granted mcp:read and mcp:tools, not mcp:prompts (scope \"$INSP_SCOPE\")"
-    else
-      fail "Inspector, pre-registered client: token scope \"$INSP_SCOPE\", expected mcp:read and mcp:tools without mcp:prompts"
-    fi
+    expect_mcp_user_scope "Inspector, pre-registered client" "$INSP_SCOPE"
     out_line "^ok - connected: the card says Connected, MCP 2025-11-25, server \"mcp-auth-steps-step10\"\$" \
       "Inspector, pre-registered client: connected (MCP 2025-11-25, legacy era: the Inspector's default)"
     out_line "^ok - tools/list: Tools \(2\): echo, whoami\$" "Inspector, pre-registered client: the Tools tab lists echo and whoami"

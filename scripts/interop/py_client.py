@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,23 +37,13 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import Implementation
+from py_harness import Checks, Usage, describe
 
-try:
-    _GROUP: type[BaseException] = BaseExceptionGroup  # Python 3.11+
-except NameError:  # Python 3.10: anyio's backport
-    from exceptiongroup import BaseExceptionGroup as _GROUP  # type: ignore[no-redef]
 
 MODERN = "2026-07-28"
 TIMEOUT_S = 10.0
 # Our servers' JSON-RPC error code for a scope refusal (src/mcp/jsonrpc.rs INSUFFICIENT_SCOPE).
 INSUFFICIENT_SCOPE_CODE = -32003
-
-
-class Usage(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 like the Node clients
-        self.print_usage(sys.stderr)
-        print(f"py_client: {message}", file=sys.stderr)
-        sys.exit(2)
 
 
 def parse_args() -> argparse.Namespace:
@@ -79,8 +68,6 @@ def parse_args() -> argparse.Namespace:
 
 
 ARGS = parse_args()
-PASSED = 0
-FAILED = 0
 
 
 def redact(text: Any) -> str:
@@ -91,32 +78,8 @@ def redact(text: Any) -> str:
     return re.sub(r"Bearer\s+[A-Za-z0-9._~+/=-]{8,}", "Bearer <redacted>", s)
 
 
-def ok(name: str) -> None:
-    global PASSED
-    PASSED += 1
-    print(f"ok - {name}", flush=True)
-
-
-def not_ok(name: str, why: Any) -> None:
-    global FAILED
-    FAILED += 1
-    print(f"not ok - {name}: {redact(why)}", flush=True)
-
-
-def check(name: str, cond: bool, why: Any) -> bool:
-    if cond:
-        ok(name)
-    else:
-        not_ok(name, why)
-    return cond
-
-
-def describe(err: BaseException) -> str:
-    if isinstance(err, _GROUP):
-        return f"{type(err).__name__}[" + "; ".join(describe(e) for e in err.exceptions) + "]"
-    if isinstance(err, MCPError):
-        return f"MCPError code={err.error.code} message={err.error.message!r} data={err.error.data!r}"
-    return f"{type(err).__name__}: {err}"
+CHECKS = Checks(redact)
+ok, not_ok, check = CHECKS.ok, CHECKS.not_ok, CHECKS.check
 
 
 # What went over the wire, recorded by httpx2 event hooks on the client handed to the SDK:
@@ -286,11 +249,4 @@ async def checks(client: Client, forbidden: bool) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        anyio.run(main)
-    except BaseException as err:  # noqa: BLE001 - report, never a traceback with a token in it
-        if isinstance(err, (KeyboardInterrupt, SystemExit)):
-            raise
-        not_ok("unexpected error", describe(err))
-    print(f"{PASSED} passed, {FAILED} failed", flush=True)
-    sys.exit(1 if FAILED > 0 or PASSED == 0 else 0)
+    CHECKS.finish(main)

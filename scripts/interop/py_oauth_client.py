@@ -39,7 +39,6 @@ import queue
 import re
 import shutil
 import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -54,11 +53,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from mcp.shared.exceptions import MCPError
 from mcp_types import Implementation
+from py_harness import Checks, Usage, describe
 
-try:
-    _GROUP: type[BaseException] = BaseExceptionGroup  # Python 3.11+
-except NameError:  # Python 3.10: anyio's backport
-    from exceptiongroup import BaseExceptionGroup as _GROUP  # type: ignore[no-redef]
 
 MODERN = "2026-07-28"
 TIMEOUT_S = 15.0
@@ -66,13 +62,6 @@ PERSON_TIMEOUT_S = 60.0  # a browser login plus the redirect back
 # Our servers' JSON-RPC error code for a scope refusal (src/mcp/jsonrpc.rs INSUFFICIENT_SCOPE).
 INSUFFICIENT_SCOPE_CODE = -32003
 HERE = Path(__file__).resolve().parent
-
-
-class Usage(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 like the Node clients
-        self.print_usage(sys.stderr)
-        print(f"py_oauth_client: {message}", file=sys.stderr)
-        sys.exit(2)
 
 
 def parse_args() -> argparse.Namespace:
@@ -98,8 +87,6 @@ def parse_args() -> argparse.Namespace:
 
 
 ARGS = parse_args()
-PASSED = 0
-FAILED = 0
 
 # ------------------------------------------------------------------------------------- redaction
 # Every secret this run handles (tokens, codes, states, verifiers, the password) is remembered and
@@ -134,40 +121,12 @@ def redact(text: Any) -> str:
 remember(ARGS.password)
 
 
-def say(line: str) -> None:
-    print(redact(line), flush=True)
+CHECKS = Checks(redact)
+say, ok, not_ok, check = CHECKS.say, CHECKS.ok, CHECKS.not_ok, CHECKS.check
 
 
 def note(text: str) -> None:
     say(f"# {text}")
-
-
-def ok(name: str) -> None:
-    global PASSED
-    PASSED += 1
-    say(f"ok - {name}")
-
-
-def not_ok(name: str, why: Any) -> None:
-    global FAILED
-    FAILED += 1
-    say(f"not ok - {name}: {why}")
-
-
-def check(name: str, cond: Any, why: Any) -> bool:
-    if cond:
-        ok(name)
-    else:
-        not_ok(name, why)
-    return bool(cond)
-
-
-def describe(err: BaseException) -> str:
-    if isinstance(err, _GROUP):
-        return f"{type(err).__name__}[" + "; ".join(describe(e) for e in err.exceptions) + "]"
-    if isinstance(err, MCPError):
-        return f"MCPError code={err.error.code} message={err.error.message!r} data={err.error.data!r}"
-    return f"{type(err).__name__}: {err}"
 
 
 class RedactingHandler(logging.Handler):
@@ -600,17 +559,13 @@ async def flow_checks(client: Client, provider: OAuthClientProvider, connect_err
     )
 
 
+def cleanup() -> None:
+    """Stops the login driver if it is still running, and the callback listener."""
+    process = _pending.get("process")
+    if process is not None and process.poll() is None:
+        process.kill()
+    LISTENER.shutdown()
+
+
 if __name__ == "__main__":
-    try:
-        anyio.run(main)
-    except BaseException as err:  # noqa: BLE001 - report, never a traceback with a token in it
-        if isinstance(err, (KeyboardInterrupt, SystemExit)):
-            raise
-        not_ok("unexpected error", describe(err))
-    finally:
-        process = _pending.get("process")
-        if process is not None and process.poll() is None:
-            process.kill()
-        LISTENER.shutdown()
-    print(f"{PASSED} passed, {FAILED} failed", flush=True)
-    sys.exit(1 if FAILED > 0 or PASSED == 0 else 0)
+    CHECKS.finish(main, cleanup)

@@ -689,24 +689,15 @@ impl McpHost {
             };
             (scope, why)
         };
-        // MCP SEP-2207: ask an authorization server that lists offline_access for it, so that it
-        // issues a refresh token; never send it to one that does not list it.
-        let (scope, why) = if discovery
-            .auth_server
-            .scopes_supported
-            .iter()
-            .any(|s| s == OFFLINE_ACCESS)
-            && !scope
-                .as_deref()
-                .is_some_and(|s| s.split_whitespace().any(|s| s == OFFLINE_ACCESS))
+        let asked = with_offline_access(&discovery, scope.as_deref());
+        let why = if has_scope(asked.as_deref(), OFFLINE_ACCESS)
+            && !has_scope(scope.as_deref(), OFFLINE_ACCESS)
         {
-            (
-                union_scopes(scope.as_deref(), Some(OFFLINE_ACCESS)),
-                format!("{why}, plus {OFFLINE_ACCESS}: the authorization server lists it"),
-            )
+            format!("{why}, plus {OFFLINE_ACCESS}: the authorization server lists it")
         } else {
-            (scope, why.to_string())
+            why.to_string()
         };
+        let scope = asked;
 
         let (client, listener) = self
             .client_identity(trace, &discovery, scope.as_deref())
@@ -803,10 +794,10 @@ impl McpHost {
             CALLBACK = authorization::CALLBACK_PATH
         ));
         if client.source == ClientSource::MetadataDocument && self.opts.publish_client_metadata {
+            let fetched = fetches.load(std::sync::atomic::Ordering::SeqCst);
             trace.detail(format_args!(
-                "the authorization server fetched the metadata document {} time(s) during this round{}",
-                fetches.load(std::sync::atomic::Ordering::SeqCst),
-                if fetches.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                "the authorization server fetched the metadata document {fetched} time(s) during this round{}",
+                if fetched == 0 {
                     " (it keeps a copy from an earlier round)"
                 } else {
                     ""
@@ -864,7 +855,8 @@ impl McpHost {
         Ok(d)
     }
 
-    /// Saves a new token set (0600, keyed by issuer) and sends its access token from now on.
+    /// Saves a new token set (0600, keyed by issuer) and sends its access token from now on. The
+    /// scope held (for a step-up) is the caller's: after a login, what it asked for.
     fn keep_tokens(&mut self, trace: &mut Trace, tokens: StoredTokens) -> Result<(), HostError> {
         let path = self.token_store.save(&tokens)?;
         trace.detail(format_args!(
@@ -876,7 +868,6 @@ impl McpHost {
             )
         ));
         self.mcp.set_token(tokens.access_token.clone());
-        self.scope = tokens.scope.clone();
         self.tokens = Some(tokens);
         self.access_rejected = false;
         Ok(())
@@ -975,6 +966,7 @@ impl McpHost {
                     now,
                     Some(&tokens),
                 );
+                self.scope = renewed.scope.clone();
                 self.keep_tokens(trace, renewed)?;
                 self.refreshes += 1;
                 Ok(true)
@@ -1016,11 +1008,10 @@ impl McpHost {
             .clone()
             .ok_or_else(|| RegistrationError::NoRegistrationEndpoint(auth.issuer.clone()))?;
         let listener = self.any_listener(trace, None).await?;
-        let scopes_known = discovery.scopes_supported.join(" ");
         let request = RegistrationRequest {
             client_name: self.opts.client_name.clone(),
             redirect_uri: listener.redirect_uri(),
-            scope: union_scopes(scope, Some(&scopes_known)),
+            scope: registration_scope(discovery, scope),
             auth_method: choose_auth_method(supported)?.to_string(),
         };
         let client = register(&self.http, &endpoint, &auth.issuer, &request, supported).await?;
@@ -1155,20 +1146,10 @@ impl McpHost {
                 "--publish-client-metadata: {e}; the document's URL is this client's id, so its port is fixed: free port {port} or choose another with --callback-port"
             ))
         })?;
-        let scopes_known = discovery.scopes_supported.join(" ");
-        let mut scope = union_scopes(None, Some(&scopes_known));
-        if discovery
-            .auth_server
-            .scopes_supported
-            .iter()
-            .any(|s| s == OFFLINE_ACCESS)
-        {
-            scope = union_scopes(scope.as_deref(), Some(OFFLINE_ACCESS));
-        }
         let mut document = RegistrationRequest {
             client_name: self.opts.client_name.clone(),
             redirect_uri: listener.redirect_uri(),
-            scope,
+            scope: with_offline_access(discovery, registration_scope(discovery, None).as_deref()),
             auth_method: AUTH_NONE.to_string(),
         }
         .body();
@@ -1208,6 +1189,32 @@ impl McpHost {
         }
         Ok(CallbackListener::bind(0).await?)
     }
+}
+
+/// `scope` plus `offline_access` when the authorization server lists it in `scopes_supported`
+/// (MCP SEP-2207: how an OpenID-style server is asked for a refresh token); never otherwise.
+fn with_offline_access(discovery: &Discovery, scope: Option<&str>) -> Option<String> {
+    if discovery
+        .auth_server
+        .scopes_supported
+        .iter()
+        .any(|s| s == OFFLINE_ACCESS)
+    {
+        union_scopes(scope, Some(OFFLINE_ACCESS))
+    } else {
+        scope.map(str::to_string)
+    }
+}
+
+/// True when the space-separated `scope` holds `wanted`.
+fn has_scope(scope: Option<&str>, wanted: &str) -> bool {
+    scope.is_some_and(|s| s.split_whitespace().any(|s| s == wanted))
+}
+
+/// What a client registers for (RFC 7591 `scope`, or its metadata document's): `scope` plus the
+/// PRM's `scopes_supported`, so that a later step-up asks for scopes the client is registered for.
+fn registration_scope(discovery: &Discovery, scope: Option<&str>) -> Option<String> {
+    union_scopes(scope, Some(&discovery.scopes_supported.join(" ")))
 }
 
 /// `access_token eyJhbG…, expires_in 300 s, scope "…"`: a token response as the trace shows it.
@@ -1460,7 +1467,6 @@ mod tests {
             };
         }
         assert_eq!(form["code"], CODE);
-        assert_eq!(form["client_id"], "fake-client");
         if crate::auth::keys::sha256_b64url(form["code_verifier"].as_bytes()) != f.challenge {
             return (
                 StatusCode::BAD_REQUEST,
@@ -1533,12 +1539,7 @@ mod tests {
     }
 
     fn temp_dir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "step11-host-test-{}",
-            crate::auth::keys::sha256_b64url(&crate::auth::keys::random_bytes(8))
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
+        crate::client::registration::test_dir("host-test")
     }
 
     #[tokio::test]

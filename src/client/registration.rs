@@ -389,18 +389,14 @@ impl CredentialStore {
 
     /// The file for `issuer`: `client-<first 16 characters of base64url(SHA-256(issuer))>.json`.
     pub fn path_for(&self, issuer: &str) -> PathBuf {
-        let digest = crate::auth::keys::sha256_b64url(issuer.as_bytes());
-        self.dir.join(format!("client-{}.json", &digest[..16]))
+        issuer_file(&self.dir, "client", issuer)
     }
 
     /// The stored credentials for exactly `issuer`, if any and still valid. `Err` only for a file
     /// that exists but cannot be read.
     pub fn load(&self, issuer: &str) -> Result<Option<ClientCredentials>, RegistrationError> {
-        let path = self.path_for(issuer);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(store_error(&path, e)),
+        let Some(text) = read_if_present(&self.path_for(issuer))? else {
+            return Ok(None);
         };
         let Ok(stored) = serde_json::from_str::<ClientCredentials>(&text) else {
             return Ok(None);
@@ -420,6 +416,34 @@ impl CredentialStore {
         save_private_json(&self.dir, &path, credentials)?;
         Ok(path)
     }
+}
+
+/// `<dir>/<prefix>-<first 16 characters of base64url(SHA-256(issuer))>.json`: one file per issuer
+/// in the state directory, named so that the issuer needs no escaping.
+pub(crate) fn issuer_file(dir: &Path, prefix: &str, issuer: &str) -> PathBuf {
+    let digest = crate::auth::keys::sha256_b64url(issuer.as_bytes());
+    dir.join(format!("{prefix}-{}.json", &digest[..16]))
+}
+
+/// The text of `path`; `None` when there is no such file, `Err` when it cannot be read.
+pub(crate) fn read_if_present(path: &Path) -> Result<Option<String>, RegistrationError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(store_error(path, e)),
+    }
+}
+
+/// A fresh directory path under the system's temporary directory for one test (not created).
+#[cfg(test)]
+pub(crate) fn test_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "step11-{name}-{}-{}",
+        std::process::id(),
+        crate::auth::keys::sha256_b64url(&crate::auth::keys::random_bytes(8))
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
 /// Writes `value` as JSON to `path` inside `dir`: the directory 0700 (created when missing), the
@@ -613,12 +637,7 @@ mod tests {
     #[test]
     fn store_round_trip_permissions_and_exact_issuer() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!(
-            "step11-store-test-{}-{}",
-            std::process::id(),
-            crate::auth::keys::sha256_b64url(&crate::auth::keys::random_bytes(8))
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = test_dir("store-test");
         let store = CredentialStore::new(dir.join("nested"));
         assert!(store.load("http://as/realms/a").unwrap().is_none());
         let path = store.save(&creds("http://as/realms/a")).unwrap();

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::client::authorization::TokenResponse;
-use crate::client::registration::{RegistrationError, save_private_json, store_error};
+use crate::client::registration::{
+    RegistrationError, issuer_file, read_if_present, save_private_json, store_error,
+};
 use crate::client::trace::redact;
 
 /// An access token this close to its expiry is treated as expired (it could lapse in flight).
@@ -121,18 +123,14 @@ impl TokenStore {
 
     /// The file for `issuer`: `tokens-<first 16 characters of base64url(SHA-256(issuer))>.json`.
     pub fn path_for(&self, issuer: &str) -> PathBuf {
-        let digest = crate::auth::keys::sha256_b64url(issuer.as_bytes());
-        self.dir.join(format!("tokens-{}.json", &digest[..16]))
+        issuer_file(&self.dir, "tokens", issuer)
     }
 
     /// The tokens kept for exactly `issuer`, if any. A file that is not a token set (or belongs
     /// to another issuer) counts as none; `Err` only for a file that exists but cannot be read.
     pub fn load(&self, issuer: &str) -> Result<Option<StoredTokens>, RegistrationError> {
-        let path = self.path_for(issuer);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(store_error(&path, e)),
+        let Some(text) = read_if_present(&self.path_for(issuer))? else {
+            return Ok(None);
         };
         Ok(serde_json::from_str::<StoredTokens>(&text)
             .ok()
@@ -179,41 +177,33 @@ mod tests {
         .unwrap()
     }
 
-    fn temp_dir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "step11-tokens-{}-{}",
-            std::process::id(),
-            crate::client::authorization::new_state()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
+    /// The tokens of `response` from issuer `http://as` to client `c` for `http://rs/mcp`.
+    fn issued(
+        asked: Option<&str>,
+        response: &TokenResponse,
+        now: u64,
+        previous: Option<&StoredTokens>,
+    ) -> StoredTokens {
+        StoredTokens::from_response(
+            "http://as",
+            "c",
+            "http://rs/mcp",
+            asked,
+            response,
+            now,
+            previous,
+        )
     }
 
     #[test]
     fn expiry_and_margin() {
-        let t = StoredTokens::from_response(
-            "http://as",
-            "c",
-            "http://rs/mcp",
-            None,
-            &response(None, None, Some(300)),
-            1_000,
-            None,
-        );
+        let t = issued(None, &response(None, None, Some(300)), 1_000, None);
         assert_eq!(t.expires_at, Some(1_300));
         assert_eq!(t.seconds_left(1_010), Some(290));
         assert!(t.access_usable(1_294));
         assert!(!t.access_usable(1_295), "5 s margin");
         assert_eq!(t.seconds_left(1_312), Some(-12));
-        let unknown = StoredTokens::from_response(
-            "http://as",
-            "c",
-            "http://rs/mcp",
-            None,
-            &response(None, None, None),
-            1_000,
-            None,
-        );
+        let unknown = issued(None, &response(None, None, None), 1_000, None);
         assert!(
             unknown.access_usable(u64::MAX / 2),
             "no expires_in: the server decides"
@@ -222,10 +212,7 @@ mod tests {
 
     #[test]
     fn a_refresh_without_new_refresh_token_or_scope_keeps_the_old_ones() {
-        let first = StoredTokens::from_response(
-            "http://as",
-            "c",
-            "http://rs/mcp",
+        let first = issued(
             Some("a b"),
             &response(Some("refresh-1"), None, Some(60)),
             0,
@@ -236,21 +223,10 @@ mod tests {
             Some("a b"),
             "no scope in the response: the one asked for"
         );
-        let second = StoredTokens::from_response(
-            "http://as",
-            "c",
-            "http://rs/mcp",
-            None,
-            &response(None, None, Some(60)),
-            100,
-            Some(&first),
-        );
+        let second = issued(None, &response(None, None, Some(60)), 100, Some(&first));
         assert_eq!(second.refresh_token.as_deref(), Some("refresh-1"));
         assert_eq!(second.scope.as_deref(), Some("a b"));
-        let third = StoredTokens::from_response(
-            "http://as",
-            "c",
-            "http://rs/mcp",
+        let third = issued(
             None,
             &response(Some("refresh-2"), Some("a"), Some(60)),
             200,
@@ -266,15 +242,7 @@ mod tests {
 
     #[test]
     fn fits_only_the_same_client_issuer_and_resource() {
-        let t = StoredTokens::from_response(
-            "http://as",
-            "c",
-            "http://rs/mcp",
-            None,
-            &response(None, None, None),
-            0,
-            None,
-        );
+        let t = issued(None, &response(None, None, None), 0, None);
         assert!(t.fits("http://as", "c", "http://rs/mcp"));
         assert!(!t.fits("http://as/", "c", "http://rs/mcp"));
         assert!(!t.fits("http://as", "d", "http://rs/mcp"));
@@ -283,10 +251,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_a_token() {
-        let t = StoredTokens::from_response(
-            "http://as",
-            "c",
-            "http://rs/mcp",
+        let t = issued(
             None,
             &response(Some("refresh-token-value-5678"), None, None),
             0,
@@ -301,7 +266,7 @@ mod tests {
     #[test]
     fn store_round_trip_mode_0600_exact_issuer_and_remove() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = temp_dir();
+        let dir = crate::client::registration::test_dir("tokens-test");
         let store = TokenStore::new(&dir);
         let t = StoredTokens::from_response(
             "http://as/realms/a",
