@@ -248,18 +248,21 @@ pub fn check_callback(
 /// RFC 9207 §2.4: when the response carries `iss`, it must be the issuer the request went to;
 /// when the AS promised `iss` (`authorization_response_iss_parameter_supported`), it must be
 /// there. Defeats mix-up attacks between authorization servers.
+///
+/// The comparison is exact, byte for byte, with the `issuer` of the authorization server's
+/// metadata (RFC 9207 §2.4 "simple string comparison"; MCP 2026-07-28, SEP-2468): no case
+/// folding, no default-port elision, no trailing-slash or percent-encoding normalization. So
+/// `http://localhost:8080/` does not match the issuer `http://localhost:8080`.
 pub fn check_issuer(
     params: &CallbackParams,
     issuer: &str,
     required: bool,
 ) -> Result<(), AuthorizationError> {
     match &params.iss {
-        Some(found) if !crate::client::discovery::same_issuer(found, issuer) => {
-            Err(AuthorizationError::IssuerMismatch {
-                found: found.clone(),
-                expected: issuer.to_string(),
-            })
-        }
+        Some(found) if found != issuer => Err(AuthorizationError::IssuerMismatch {
+            found: found.clone(),
+            expected: issuer.to_string(),
+        }),
         None if required => Err(AuthorizationError::IssuerMissing),
         _ => Ok(()),
     }
@@ -320,7 +323,7 @@ pub enum AuthorizationError {
     MissingCode,
     /// RFC 9207 §2.4.
     #[error(
-        "the authorization response comes from issuer {found}, not {expected} (RFC 9207: possible mix-up attack), aborting"
+        "the authorization response comes from issuer {found}, not {expected} (RFC 9207, compared exactly: possible mix-up attack), aborting"
     )]
     IssuerMismatch {
         /// `iss` of the response.
@@ -978,6 +981,40 @@ mod tests {
             check_issuer(&none, issuer, true),
             Err(AuthorizationError::IssuerMissing)
         ));
+    }
+
+    /// SEP-2468: `iss` is compared exactly. Each variant below names the same server once URL
+    /// normalization is applied, and each is a mismatch.
+    #[test]
+    fn rfc9207_iss_is_compared_without_normalization() {
+        let issuer = "http://localhost:8080";
+        for variant in [
+            "http://localhost:8080/",
+            "HTTP://localhost:8080",
+            "http://LOCALHOST:8080",
+            "http://localhost:8080/%2E",
+            "https://localhost:443",
+        ] {
+            let params = CallbackParams {
+                code: Some("a".into()),
+                state: Some("s".into()),
+                iss: Some(variant.into()),
+                ..CallbackParams::default()
+            };
+            let err = check_issuer(&params, issuer, true).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "the authorization response comes from issuer {variant}, not {issuer} (RFC 9207, compared exactly: possible mix-up attack), aborting"
+                )
+            );
+        }
+        let with_path = "https://as.example/tenant/";
+        let exact = CallbackParams {
+            iss: Some(with_path.into()),
+            ..CallbackParams::default()
+        };
+        assert!(check_issuer(&exact, with_path, true).is_ok());
     }
 
     #[test]

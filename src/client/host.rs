@@ -156,6 +156,17 @@ pub enum HostError {
         /// The JSON-RPC method.
         method: String,
     },
+    /// SEP-2352: the server moved to another authorization server, and `--client-id` names a
+    /// client of the old one. A pre-registered client belongs to one authorization server.
+    #[error(
+        "the server's protected resource metadata now names the authorization server {to}, not {from}; --client-id names a client registered with {from}, and credentials are never carried to another authorization server: register a client with {to} and give its id"
+    )]
+    PreRegisteredElsewhere {
+        /// The issuer the client was used with.
+        from: String,
+        /// The issuer the metadata names now.
+        to: String,
+    },
     /// A JSON-RPC error answer.
     #[error("{method} → JSON-RPC error {code}: {message}")]
     Rpc {
@@ -250,6 +261,9 @@ pub struct McpHost {
     token_store: TokenStore,
     tokens: Option<StoredTokens>,
     access_rejected: bool,
+    /// The server refused a token it had been sent: read its metadata again before the next
+    /// token, since it may name another authorization server now (SEP-2352).
+    rediscover: bool,
 }
 
 impl McpHost {
@@ -290,6 +304,7 @@ impl McpHost {
             stored_from: None,
             tokens: None,
             access_rejected: false,
+            rediscover: false,
         })
     }
 
@@ -409,64 +424,77 @@ impl McpHost {
         trace: &mut Trace,
     ) -> Result<Option<Map<String, Value>>, HostError> {
         self.mcp.speak_modern(&self.opts.client_name);
-        let why_legacy = match self
-            .request(trace, "server/discover", Some(json!({})))
-            .await
-        {
-            Ok(found) => {
-                let versions: Vec<&str> = found["supportedVersions"]
-                    .as_array()
-                    .map(|v| v.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                let capabilities = found["capabilities"]
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default();
-                let server = &found["_meta"]["io.modelcontextprotocol/serverInfo"];
-                trace.step(format_args!(
-                    "{} → 200: supportedVersions [{}], server {} {}, capabilities [{}]",
-                    self.label("server/discover"),
-                    versions.join(", "),
-                    server["name"].as_str().unwrap_or("?"),
-                    server["version"].as_str().unwrap_or(""),
-                    capabilities.keys().cloned().collect::<Vec<_>>().join(", ")
-                ));
-                if versions.contains(&MODERN_VERSION) {
-                    return Ok(Some(capabilities));
-                }
-                "its supportedVersions lack 2026-07-28".to_string()
-            }
-            Err(HostError::Rpc { code, message, .. }) => {
-                format!("JSON-RPC error {code}: {message}")
-            }
-            Err(HostError::Mcp(McpError::Status {
-                status, rpc_error, ..
-            })) if (400..500).contains(&status) => {
-                let code = rpc_error.as_ref().and_then(|e| e["code"].as_i64());
-                if matches!(code, Some(HEADER_MISMATCH | UNSUPPORTED_VERSION)) {
-                    let error = rpc_error.unwrap_or_default();
-                    let supported = &error["data"]["supported"];
-                    let offers_modern = supported
+        let mut retried = false;
+        let why_legacy = loop {
+            break match self
+                .request(trace, "server/discover", Some(json!({})))
+                .await
+            {
+                Ok(found) => {
+                    let versions: Vec<&str> = found["supportedVersions"]
                         .as_array()
-                        .is_some_and(|v| v.iter().any(|x| x == MODERN_VERSION));
-                    if code == Some(HEADER_MISMATCH) || offers_modern {
-                        trace.step(format_args!(
-                            "{} → {status}: {}",
-                            self.label("server/discover"),
-                            error["message"].as_str().unwrap_or_default()
-                        ));
-                        return Err(HostError::Mcp(McpError::Protocol {
-                            method: "server/discover".into(),
-                            reason: format!(
-                                "the server speaks 2026-07-28 but refused this request ({status}, {})",
-                                error
-                            ),
-                        }));
+                        .map(|v| v.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    let capabilities = found["capabilities"]
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default();
+                    let server = &found["_meta"]["io.modelcontextprotocol/serverInfo"];
+                    trace.step(format_args!(
+                        "{} → 200: supportedVersions [{}], server {} {}, capabilities [{}]",
+                        self.label("server/discover"),
+                        versions.join(", "),
+                        server["name"].as_str().unwrap_or("?"),
+                        server["version"].as_str().unwrap_or(""),
+                        capabilities.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                    if versions.contains(&MODERN_VERSION) {
+                        return Ok(Some(capabilities));
                     }
+                    "its supportedVersions lack 2026-07-28".to_string()
                 }
-                format!("HTTP {status} without a modern error")
-            }
-            Err(other) => return Err(other),
+                Err(HostError::Rpc { code, message, .. }) => {
+                    format!("JSON-RPC error {code}: {message}")
+                }
+                Err(HostError::Mcp(McpError::Status {
+                    status, rpc_error, ..
+                })) if (400..500).contains(&status) => {
+                    let code = rpc_error.as_ref().and_then(|e| e["code"].as_i64());
+                    if matches!(code, Some(HEADER_MISMATCH | UNSUPPORTED_VERSION)) {
+                        let error = rpc_error.unwrap_or_default();
+                        let supported = &error["data"]["supported"];
+                        let offers_modern = supported
+                            .as_array()
+                            .is_some_and(|v| v.iter().any(|x| x == MODERN_VERSION));
+                        if code == Some(HEADER_MISMATCH) || offers_modern {
+                            trace.step(format_args!(
+                                "{} → {status}: {}",
+                                self.label("server/discover"),
+                                error["message"].as_str().unwrap_or_default()
+                            ));
+                            // "Basic › Versioning": a -32022 lists what the server supports; when
+                            // that includes 2026-07-28, the one version this client speaks, the
+                            // client tries it again, once.
+                            if code == Some(UNSUPPORTED_VERSION) && !retried {
+                                retried = true;
+                                trace.detail(format_args!(
+                                "its supported versions include {MODERN_VERSION}: trying once more"
+                            ));
+                                continue;
+                            }
+                            return Err(HostError::Mcp(McpError::Protocol {
+                                method: "server/discover".into(),
+                                reason: format!(
+                                    "the server speaks 2026-07-28 but refused this request ({status}, {})",
+                                    error
+                                ),
+                            }));
+                        }
+                    }
+                    format!("HTTP {status} without a modern error")
+                }
+                Err(other) => return Err(other),
+            };
         };
         trace.step(format_args!(
             "{}: not a 2026-07-28 server ({why_legacy}); falling back to initialize",
@@ -613,6 +641,7 @@ impl McpHost {
                     // Before a login: the kept access token, then the refresh token — at most
                     // twice for one call, so a server that refuses every token ends in a login.
                     self.access_rejected = self.mcp.token().is_some();
+                    self.rediscover = self.access_rejected;
                     if renewals < 2 && self.renew(trace, challenge.as_ref()).await? {
                         renewals += 1;
                         continue;
@@ -841,17 +870,42 @@ impl McpHost {
         Ok(())
     }
 
-    /// Discovery, once per run.
+    /// Discovery: once per run, and again after the server refused a token it was sent. When the
+    /// metadata then names another authorization server (SEP-2352, MCP 2026-07-28 "Authorization
+    /// Server Binding"), nothing from the old one is used with the new one: not its client
+    /// identity, not its tokens. Registered credentials are keyed by issuer, so the new one gets
+    /// its own registration; a pre-registered `--client-id` belongs to the old one and stops the
+    /// run.
     async fn discovery(
         &mut self,
         trace: &mut Trace,
         challenge: Option<&BearerChallenge>,
     ) -> Result<Discovery, HostError> {
-        if let Some(d) = &self.discovery {
+        if let Some(d) = &self.discovery
+            && !self.rediscover
+        {
             return Ok(d.clone());
         }
+        if self.rediscover {
+            trace.detail("the server refused the token it was sent: reading its metadata again");
+        }
+        self.rediscover = false;
         let d = discover(&self.http, &self.opts.server, challenge, trace).await?;
-        self.discovery = Some(d.clone());
+        if let Some(before) = self.discovery.replace(d.clone())
+            && before.auth_server.issuer != d.auth_server.issuer
+        {
+            let (from, to) = (before.auth_server.issuer, d.auth_server.issuer.clone());
+            if self.opts.client_id.is_some() {
+                return Err(HostError::PreRegisteredElsewhere { from, to });
+            }
+            trace.detail(format_args!(
+                "the authorization server changed from {from} to {to} (SEP-2352): its client identity and tokens are not used with {to}"
+            ));
+            self.client = None;
+            self.stored_from = None;
+            self.tokens = None;
+            self.scope = None;
+        }
         Ok(d)
     }
 
@@ -1285,6 +1339,22 @@ mod tests {
         challenge: String,
         scope: Option<String>,
         token_forms: Vec<String>,
+        /// After the first tools/call the PRM names a second authorization server, `{base}/as2`
+        /// (its endpoints under `/as2/`), and only its tokens are accepted (SEP-2352).
+        move_after_call: bool,
+        moved: bool,
+        /// Registrations at the second authorization server.
+        as2_registrations: u32,
+    }
+
+    /// The part of the fake authorization server a request reached: the first (`/…`) or the
+    /// second (`/as2/…`), and the client id each registers.
+    fn fake_as(uri: &axum::http::Uri) -> (bool, &'static str) {
+        if uri.path().starts_with("/as2/") {
+            (true, "fake-client-2")
+        } else {
+            (false, "fake-client")
+        }
     }
 
     type Shared = Arc<Mutex<Fake>>;
@@ -1295,9 +1365,9 @@ mod tests {
 
     async fn mcp(State(fake): State<Shared>, headers: HeaderMap, body: String) -> Response {
         let msg: Value = serde_json::from_str(&body).unwrap();
-        let (base, call_needs) = {
+        let (base, call_needs, moved) = {
             let f = fake.lock().unwrap();
-            (f.base.clone(), f.call_needs.clone())
+            (f.base.clone(), f.call_needs.clone(), f.moved)
         };
         let prm = format!("{base}/.well-known/oauth-protected-resource/mcp");
         let token = headers
@@ -1322,6 +1392,14 @@ mod tests {
                 .into_response();
         };
         let scopes: Vec<String> = granted.split('+').map(str::to_string).collect();
+        if moved && !scopes.iter().any(|s| s == "as2") {
+            let challenge = format!(r#"Bearer error="invalid_token", resource_metadata="{prm}""#);
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, challenge)],
+            )
+                .into_response();
+        }
         let method = msg["method"].as_str().unwrap_or_default();
         if method == "tools/call" && !scopes.contains(&call_needs) {
             let challenge = format!(
@@ -1367,11 +1445,15 @@ mod tests {
                 );
                 ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
             }
-            "tools/call" => axum::Json(rpc_result(
-                &id,
-                json!({"content": [{"type": "text", "text": msg["params"]["arguments"]["message"]}]}),
-            ))
-            .into_response(),
+            "tools/call" => {
+                let mut f = fake.lock().unwrap();
+                f.moved |= f.move_after_call;
+                axum::Json(rpc_result(
+                    &id,
+                    json!({"content": [{"type": "text", "text": msg["params"]["arguments"]["message"]}]}),
+                ))
+                .into_response()
+            }
             "prompts/list" => axum::Json(rpc_result(
                 &id,
                 json!({"prompts": [{"name": "echo_prompt",
@@ -1391,15 +1473,23 @@ mod tests {
     }
 
     async fn prm(State(fake): State<Shared>) -> axum::Json<Value> {
-        let base = fake.lock().unwrap().base.clone();
+        let f = fake.lock().unwrap();
+        let (base, issuer) = (&f.base, f.base.clone() + if f.moved { "/as2" } else { "" });
         axum::Json(
-            json!({"resource": format!("{base}/mcp"), "authorization_servers": [base],
+            json!({"resource": format!("{base}/mcp"), "authorization_servers": [issuer],
                           "scopes_supported": ["read", "write"]}),
         )
     }
 
-    async fn as_metadata(State(fake): State<Shared>) -> axum::Json<Value> {
-        let base = fake.lock().unwrap().base.clone();
+    /// RFC 8414 metadata of the first authorization server (`/.well-known/…`) or the second
+    /// (`/.well-known/…/as2`).
+    async fn as_metadata(State(fake): State<Shared>, uri: axum::http::Uri) -> axum::Json<Value> {
+        let suffix = if uri.path().ends_with("/as2") {
+            "/as2"
+        } else {
+            ""
+        };
+        let base = fake.lock().unwrap().base.clone() + suffix;
         axum::Json(json!({
             "issuer": base,
             "authorization_endpoint": format!("{base}/authorize"),
@@ -1410,26 +1500,37 @@ mod tests {
         }))
     }
 
-    async fn register(State(fake): State<Shared>, body: String) -> Response {
+    async fn register(State(fake): State<Shared>, uri: axum::http::Uri, body: String) -> Response {
         let request: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(request["token_endpoint_auth_method"], "none");
-        fake.lock().unwrap().registrations += 1;
+        let (as2, client_id) = fake_as(&uri);
+        let mut f = fake.lock().unwrap();
+        if as2 {
+            f.as2_registrations += 1;
+        } else {
+            f.registrations += 1;
+        }
         (
             StatusCode::CREATED,
             axum::Json(
-                json!({"client_id": "fake-client", "redirect_uris": request["redirect_uris"],
+                json!({"client_id": client_id, "redirect_uris": request["redirect_uris"],
                               "token_endpoint_auth_method": "none"}),
             ),
         )
             .into_response()
     }
 
-    async fn authorize(State(fake): State<Shared>, RawQuery(q): RawQuery) -> Response {
+    async fn authorize(
+        State(fake): State<Shared>,
+        uri: axum::http::Uri,
+        RawQuery(q): RawQuery,
+    ) -> Response {
         let q: std::collections::HashMap<String, String> =
             url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
                 .into_owned()
                 .collect();
         let mut f = fake.lock().unwrap();
+        assert_eq!(q["client_id"], fake_as(&uri).1, "a client of another AS");
         assert_eq!(q["code_challenge_method"], "S256");
         assert_eq!(q["resource"], format!("{}/mcp", f.base));
         f.authorizations.push(q.get("scope").cloned());
@@ -1444,18 +1545,22 @@ mod tests {
         (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
     }
 
-    async fn token(State(fake): State<Shared>, body: String) -> Response {
+    async fn token(State(fake): State<Shared>, uri: axum::http::Uri, body: String) -> Response {
         let form: std::collections::HashMap<String, String> =
             url::form_urlencoded::parse(body.as_bytes())
                 .into_owned()
                 .collect();
         let mut f = fake.lock().unwrap();
         f.token_forms.push(body.clone());
-        assert_eq!(form["client_id"], "fake-client");
+        let (as2, client_id) = fake_as(&uri);
+        assert_eq!(form["client_id"], client_id, "a client of another AS");
         if form["grant_type"] == "refresh_token" {
-            // A refresh token names its scope; "refresh-" + anything else is refused.
+            // A refresh token names its scope; "refresh-" + anything else is refused, and so is
+            // one from the other authorization server.
             return match form["refresh_token"].strip_prefix("refresh-for-") {
-                Some(scope) if form.contains_key("resource") => axum::Json(json!({
+                Some(scope)
+                    if form.contains_key("resource")
+                        && scope.ends_with("+as2") == as2 => axum::Json(json!({
                     "access_token": format!("token-for-{scope}"), "token_type": "Bearer",
                     "expires_in": 60, "scope": scope.replace('+', " ")}))
                 .into_response(),
@@ -1474,7 +1579,7 @@ mod tests {
             )
                 .into_response();
         }
-        // This authorization server never grants "admin".
+        // This authorization server never grants "admin". The second one marks its tokens.
         let scope = f
             .scope
             .clone()
@@ -1483,11 +1588,10 @@ mod tests {
             .filter(|s| *s != "admin")
             .collect::<Vec<_>>()
             .join(" ");
-        axum::Json(
-            json!({"access_token": format!("token-for-{}", scope.replace(' ', "+")),
-            "refresh_token": format!("refresh-for-{}", scope.replace(' ', "+")),
-            "token_type": "Bearer", "expires_in": 60, "scope": scope}),
-        )
+        let granted = scope.replace(' ', "+") + if as2 { "+as2" } else { "" };
+        axum::Json(json!({"access_token": format!("token-for-{granted}"),
+            "refresh_token": format!("refresh-for-{granted}"),
+            "token_type": "Bearer", "expires_in": 60, "scope": scope}))
         .into_response()
     }
 
@@ -1504,9 +1608,16 @@ mod tests {
             .route("/mcp", post(mcp))
             .route("/.well-known/oauth-protected-resource/mcp", get(prm))
             .route("/.well-known/oauth-authorization-server", get(as_metadata))
+            .route(
+                "/.well-known/oauth-authorization-server/as2",
+                get(as_metadata),
+            )
             .route("/register", post(register))
             .route("/authorize", get(authorize))
             .route("/token", post(token))
+            .route("/as2/register", post(register))
+            .route("/as2/authorize", get(authorize))
+            .route("/as2/token", post(token))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         (fake, Url::parse(&format!("{base}/mcp")).unwrap())
@@ -1590,6 +1701,78 @@ mod tests {
                 .iter()
                 .any(|l| l.contains("reusing client_id fake-client"))
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// SEP-2352: the server's metadata names another authorization server after the first tool
+    /// call and refuses the old tokens. The host reads the metadata again, registers with the
+    /// new server, and sends it nothing of the old one (the fake asserts the client ids).
+    #[tokio::test]
+    async fn a_new_authorization_server_gets_its_own_registration() {
+        let (fake, server) = start("read", false).await;
+        fake.lock().unwrap().move_after_call = true;
+        let dir = temp_dir();
+        let (outcome, trace) = run_once(&server, &dir).await;
+        let summary = outcome.unwrap();
+        assert_eq!(summary.authorizations, 2);
+        {
+            let f = fake.lock().unwrap();
+            assert_eq!((f.registrations, f.as2_registrations), (1, 1));
+            // The first AS's refresh token was never sent: the tokens went with its identity.
+            assert!(
+                !f.token_forms
+                    .iter()
+                    .any(|f| f.contains("grant_type=refresh_token")),
+                "{:?}",
+                f.token_forms
+            );
+        }
+        let base = server.origin().ascii_serialization();
+        let text = trace.lines().join("\n");
+        assert!(
+            text.contains("the server refused the token it was sent: reading its metadata again"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "the authorization server changed from {base} to {base}/as2 (SEP-2352): its client identity and tokens are not used with {base}/as2"
+            )),
+            "{text}"
+        );
+        // Two credential files now, one per issuer.
+        let files = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("client-")
+            })
+            .count();
+        assert_eq!(files, 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        // A pre-registered client id belongs to the first server: the run stops.
+        let (fake, server) = start("read", false).await;
+        fake.lock().unwrap().move_after_call = true;
+        let dir = temp_dir();
+        let mut opts = options(server.clone(), &dir);
+        opts.client_id = Some("fake-client".into());
+        let mut trace = Trace::memory();
+        let err = McpHost::new(opts)
+            .unwrap()
+            .run(&mut trace)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the server's protected resource metadata now names the authorization server {base2}/as2, not {base2}; --client-id names a client registered with {base2}, and credentials are never carried to another authorization server: register a client with {base2}/as2 and give its id",
+                base2 = server.origin().ascii_serialization()
+            )
+        );
+        assert_eq!(fake.lock().unwrap().as2_registrations, 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -1724,6 +1907,35 @@ mod tests {
             "{error}"
         );
         assert!(!trace.lines().join("\n").contains("initialize"));
+
+        // A -32022 that lists 2026-07-28: one more try, then the refusal stops the run.
+        let refused = json!({"jsonrpc": "2.0", "error": {"code": -32022, "message": "Unsupported",
+            "data": {"supported": ["2026-07-28"], "requested": "2026-07-28"}}});
+        fake.lock().unwrap().discover = Some((400, refused));
+        let discovers = |f: &Shared| {
+            f.lock()
+                .unwrap()
+                .mcp_methods
+                .iter()
+                .filter(|m| m.as_deref() == Some("server/discover"))
+                .count()
+        };
+        let before = discovers(&fake);
+        let (outcome, trace) = run_once(&server, &dir).await;
+        assert!(
+            outcome
+                .unwrap_err()
+                .to_string()
+                .contains("speaks 2026-07-28 but refused"),
+        );
+        assert_eq!(discovers(&fake) - before, 2);
+        let text = trace.lines().join("\n");
+        assert_eq!(
+            text.matches("its supported versions include 2026-07-28: trying once more")
+                .count(),
+            1,
+            "{text}"
+        );
 
         // A -32022 that lists only legacy versions: a legacy server after all.
         let legacy = json!({"jsonrpc": "2.0", "error": {"code": -32022, "message": "Unsupported",
