@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README): cargo test, every step's script (steps 9-11 against one real
-# Keycloak, started here with scripts/keycloak.sh and stopped at the end), and the real-client
-# interop checks. Prints one line per suite, then "N passed, M failed"
-# (suites), and exits non-zero when any suite failed.
+# Keycloak, started here with scripts/keycloak.sh and stopped at the end), the docs' commands, the
+# real-client interop checks and the official conformance suite's requirement sets. Prints one
+# line per suite, then "N passed, M failed" (suites), and exits non-zero when any suite failed.
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -10,15 +10,21 @@ passed=0
 failed=0
 summary=()
 
+# suite NAME COMMAND...: runs one suite. A suite may write a note for its summary line (counts) to
+# the file named by $SUITE_NOTE.
 suite() {
   local name="$1"; shift
   printf '\n######## %s\n' "$name"
-  local started=$SECONDS
-  if "$@"; then
-    passed=$((passed + 1)); summary+=("ok   $name ($((SECONDS - started))s)")
+  local started=$SECONDS note
+  note="$(mktemp)"
+  if SUITE_NOTE="$note" "$@"; then
+    passed=$((passed + 1)); name="ok   $name"
   else
-    failed=$((failed + 1)); summary+=("FAIL $name ($((SECONDS - started))s)")
+    failed=$((failed + 1)); name="FAIL $name"
   fi
+  if [ -s "$note" ]; then name="$name: $(cat "$note")"; fi
+  rm -f "$note"
+  summary+=("$name ($((SECONDS - started))s)")
 }
 
 printf '######## build\n'
@@ -49,9 +55,10 @@ for n in 1 2 3 4 5 6 7 8 9 10 11; do
 done
 suite "docs: every command the pages show (scripts/doc_test.py)" bash -c "python3 scripts/doc_test.py --self-test && python3 scripts/doc_test.py"
 suite "interop: conformance suite, TypeScript SDK v1 (legacy), Python SDK and TypeScript SDK v2 (2026-07-28), SDK OAuth providers and the Inspector on Keycloak" scripts/test_interop.sh
-if [ -x scripts/step11_conformance.sh ]; then
-  suite "interop: conformance client auth scenarios (step11)" scripts/step11_conformance.sh
-fi
+suite "conformance: requirement sets 2026-07-28 and 2025-11-25, client (step11) and server (steps 4 and 8), required scenarios passing" \
+  scripts/conformance.sh
+suite "conformance: step11, the 2025-03-26 back-compat scenarios (in no requirement set)" \
+  scripts/step11_conformance.sh --scenario auth/2025-03-26-oauth-metadata-backcompat --scenario auth/2025-03-26-oauth-endpoint-fallback
 
 printf '\n######## summary\n'
 printf '%s\n' "${summary[@]}"
