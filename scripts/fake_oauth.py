@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A deliberately broken MCP server + OAuth authorization server, for scripts/test_step11.sh.
 
-The step-11 client must refuse to go on when the authorization server misbehaves. Keycloak is a
-correct server and cannot be made to send these, so these failures need a fake. One process, one port, both roles
-(the issuer is the fake's own origin, http://127.0.0.1:PORT):
+The step-11 client must refuse to go on when the authorization server misbehaves, and must never
+put what a server sends on the terminal raw. Keycloak is a correct server and cannot be made to
+send these, so these failures need a fake (an imitation, named as one). One process, one port,
+both roles (the issuer is the fake's own origin, http://127.0.0.1:PORT):
 
   POST /mcp                                      401, WWW-Authenticate: Bearer resource_metadata="…"
   GET  /.well-known/oauth-protected-resource/mcp PRM: resource <base>/mcp, authorization_servers [<base>]
@@ -19,7 +20,21 @@ Modes (--mode):
   bad-state  correct metadata (S256), but /authorize answers with a state the client never sent:
              the client must abort at the callback and never POST /token (RFC 6749 §10.12).
 
-Usage: python3 scripts/fake_oauth.py --mode no-s256|bad-state [--port 0]
+Hostile modes (issue 22): correct metadata, /authorize sends the client's own state back, and one
+thing at a time is hostile. ESC is the byte 0x1b; "forged" text imitates step11's own lines.
+  hostile-error      /authorize answers an error response whose error is ESC[2Jaccess_denied and
+                     whose error_description has a newline and a forged "[9] done: …" line.
+  hostile-token      /token answers 200 with an access_token holding CR LF (a header injection).
+  huge-expiry        /token answers 200 with expires_in 18446744073709551615 (2^64 - 1).
+  hostile-client-id  /register answers 201 with a client_id holding ESC[2J.
+  hostile-prm        the PRM's resource ends in ESC[2J.
+  hostile-text       a whole flow that works, where every text is hostile: a 64 KiB
+                     WWW-Authenticate on the first 401, an OSC title sequence in the PRM's
+                     scopes_supported, an OSC sequence and a newline in the server's name, a bidi
+                     override in its version, ESC[2J and a forged line in the tool's name, ESC[31m
+                     in the tool's answer.
+
+Usage: python3 scripts/fake_oauth.py --mode MODE [--port 0]
 Prints exactly one line on stdout when ready, `listening on http://127.0.0.1:PORT`; nothing else.
 Standard library only; binds 127.0.0.1 only.
 """
@@ -32,6 +47,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 REQUESTS = []  # [{"method": ..., "path": ...}] in arrival order (GET /requests excluded)
+ESC, BEL = "\x1b", "\x07"
+GOOD_TOKEN = "fake-access-token-0123456789"
+MODES = ["no-s256", "bad-state", "hostile-error", "hostile-token", "huge-expiry",
+         "hostile-client-id", "hostile-prm", "hostile-text"]
 LOCK = threading.Lock()
 
 
@@ -69,8 +88,10 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 self.reply(200, list(REQUESTS))
         elif path == "/.well-known/oauth-protected-resource/mcp":
-            self.reply(200, {"resource": f"{base}/mcp", "authorization_servers": [base],
-                             "scopes_supported": ["mcp:read"]})
+            resource = f"{base}/mcp" + (ESC + "[2J" if self.mode == "hostile-prm" else "")
+            scopes = ["mcp:read"] + ([ESC + "]0;pwned" + BEL] if self.mode == "hostile-text" else [])
+            self.reply(200, {"resource": resource, "authorization_servers": [base],
+                             "scopes_supported": scopes})
         elif path == "/.well-known/oauth-authorization-server":
             methods = ["plain"] if self.mode == "no-s256" else ["S256"]
             self.reply(200, {
@@ -81,35 +102,75 @@ class Handler(BaseHTTPRequestHandler):
                 "response_types_supported": ["code"],
                 "code_challenge_methods_supported": methods,
                 "token_endpoint_auth_methods_supported": ["none"],
+                "authorization_response_iss_parameter_supported": self.mode not in ("no-s256", "bad-state"),
             })
         elif path == "/authorize":
             query = parse_qs(urlsplit(self.path).query)
             redirect_uri = query.get("redirect_uri", [""])[0]
-            location = redirect_uri + "?" + urlencode({"code": "x", "state": "WRONG"})
-            self.reply(302, None, [("Location", location)])
+            if self.mode == "bad-state":
+                answer = {"code": "x", "state": "WRONG"}
+            elif self.mode == "hostile-error":
+                answer = {"error": ESC + "[2Jaccess_denied",
+                          "error_description": "line one\n[9] done: forged",
+                          "state": query.get("state", [""])[0], "iss": base}
+            else:
+                answer = {"code": "the-code", "state": query.get("state", [""])[0], "iss": base}
+            self.reply(302, None, [("Location", redirect_uri + "?" + urlencode(answer))])
         else:
             self.reply(404, {"error": "not_found"})
 
     def do_POST(self):
         path, body = self.record()
         if path == "/mcp":
+            if self.headers.get("Authorization") == f"Bearer {GOOD_TOKEN}":
+                self.mcp(json.loads(body or b"{}"))
+                return
             challenge = (f'Bearer resource_metadata="{self.base}/.well-known/oauth-protected-resource/mcp"'
                          ', scope="mcp:read"')
+            if self.mode == "hostile-text":
+                challenge += ', error_description="' + "A" * 65536 + '"'
             self.reply(401, {"error": "unauthorized"}, [("WWW-Authenticate", challenge)])
         elif path == "/register":
             request = json.loads(body or b"{}")
-            self.reply(201, {"client_id": "fake-client",
+            client_id = "fake" + ESC + "[2J" if self.mode == "hostile-client-id" else "fake-client"
+            self.reply(201, {"client_id": client_id,
                              "redirect_uris": request.get("redirect_uris", []),
                              "token_endpoint_auth_method": "none"})
-        elif path == "/token":
+        elif path == "/token" and self.mode in ("bad-state", "no-s256", "hostile-error"):
             self.reply(400, {"error": "invalid_grant"})
+        elif path == "/token":
+            token = {"access_token": GOOD_TOKEN, "token_type": "Bearer", "expires_in": 300}
+            if self.mode == "hostile-token":
+                token["access_token"] = "abc\r\nX-Evil: 1"
+            elif self.mode == "huge-expiry":
+                token["expires_in"] = 2**64 - 1
+            self.reply(200, token)
         else:
             self.reply(404, {"error": "not_found"})
+
+    def mcp(self, message):
+        """A 2026-07-28 MCP server whose every text is hostile (mode hostile-text)."""
+        method = message.get("method")
+        meta = {"io.modelcontextprotocol/serverInfo": {
+            "name": ESC + "]0;pwned" + BEL + "evil\nserver", "version": "1\u202e"}}
+        if method == "server/discover":
+            result = {"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}}}
+        elif method == "tools/list":
+            result = {"tools": [{"name": "echo" + ESC + "[2J\n[9] done: forged",
+                                 "inputSchema": {"type": "object"}}]}
+        elif method == "tools/call":
+            result = {"content": [{"type": "text", "text": ESC + "[31mred"}]}
+        else:
+            self.reply(404, {"jsonrpc": "2.0", "id": message.get("id"),
+                             "error": {"code": -32601, "message": "Method not found"}})
+            return
+        result.update({"resultType": "complete", "_meta": meta})
+        self.reply(200, {"jsonrpc": "2.0", "id": message.get("id"), "result": result})
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["no-s256", "bad-state"], required=True)
+    parser.add_argument("--mode", choices=MODES, required=True)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)

@@ -470,6 +470,111 @@ if jq_true '([.[] | select(.path == "/authorize")] | length) == 1 and ([.[] | se
 else fail "requests seen by the fake: $(head -c 300 "$WORK/fake-bad-state.json")"; fi
 
 # ---------------------------------------------------------------------------------------------
+# Hostile servers (issue 22): one bad thing at a time from scripts/fake_oauth.py. Whatever a server
+# sends reaches the terminal escaped (ESC as \x1b, a newline as \n), long values shortened with
+# their length, and a token response that breaks RFC 6749/6750 syntax is refused with nothing
+# kept.
+line_fixed() {
+  if grep -qF -- "$1" "$OUT"; then pass "$2"
+  else fail "$2: no trace line contains '$1'"; printf '       trace:\n'; cut -c1-300 "$OUT" | sed 's/^/         /' | head -n 30; fi
+}
+# no_raw_controls WHAT: neither stdout nor stderr of the last run holds a raw ESC, BEL or CR byte.
+no_raw_controls() {
+  if LC_ALL=C grep -q $'[\x1b\x07\r]' "$OUT" "$ERR"; then
+    fail "$1: a raw control byte reached the terminal: $(LC_ALL=C grep -c $'[\x1b\x07\r]' "$OUT" "$ERR" | tr '\n' ' ')"
+  else pass "$1: no raw ESC, BEL or CR on stdout or stderr"; fi
+}
+# kept_files DIR EXPECTED: the names in the state directory, sorted and space-separated.
+kept_files() {
+  local got
+  got="$(cd "$1" 2>/dev/null && ls | sort | tr '\n' ' ' | sed 's/ $//')"
+  expect_eq "$got" "$2" "state directory $(basename "$1") holds exactly: ${2:-(nothing)}"
+}
+
+section "hostile authorization error response (fake_oauth.py --mode hostile-error)"
+start_fake hostile-error
+run11 hostile-error "$WORK/state-hostile-error" "$FAKE/mcp"
+expect_rc 1 "step11 against an error response with escape sequences and a forged line"
+line_fixed '[7] callback /callback: code (none), state ✓, error \x1b[2Jaccess_denied, iss '"$FAKE"' ✓' \
+  "[7] the callback's error shown with ESC escaped"
+error_is 'the authorization server refused: \x1b[2Jaccess_denied (line one\n[9] done: forged)' \
+  "message: error and error_description escaped, the forged line stays inside it"
+no_line '^\[9\] done' "no forged [9] done line"
+no_raw_controls "hostile error response"
+
+section "access token with CR LF (fake_oauth.py --mode hostile-token)"
+start_fake hostile-token
+run11 hostile-token "$WORK/state-hostile-token" "$FAKE/mcp"
+expect_rc 1 "step11 against a token response whose access_token holds CR LF"
+error_is "token request to $FAKE/token refused (HTTP 200): access_token is not an RFC 6750 b64token (character 4 is U+000D), so it cannot be sent as a Bearer credential" \
+  "message: the access token's syntax (RFC 6750 b64token), its position named"
+no_line '→ 200: access_token' "no '→ 200: access_token' line for the refused response"
+kept_files "$WORK/state-hostile-token" "$(cred_name "$FAKE")"
+curl -sS --max-time 5 -o "$WORK/fake-hostile-token.json" "$FAKE/requests"
+if jq_true '[.[] | select(.path == "/mcp")] | length == 1' "$WORK/fake-hostile-token.json"; then
+  pass "the token was never sent: one POST /mcp (the first, without a token)"
+else fail "requests seen by the fake: $(head -c 300 "$WORK/fake-hostile-token.json")"; fi
+run11 hostile-token-again "$WORK/state-hostile-token" "$FAKE/mcp"
+error_is "token request to $FAKE/token refused (HTTP 200): access_token is not an RFC 6750 b64token (character 4 is U+000D), so it cannot be sent as a Bearer credential" \
+  "a second run with the same --state-dir meets the same refusal, not a broken kept token"
+no_line 'builder error' "no 'builder error' from a kept malformed token"
+
+section "expires_in 2^64-1 (fake_oauth.py --mode huge-expiry)"
+start_fake huge-expiry
+run11 huge-expiry "$WORK/state-huge-expiry" "$FAKE/mcp"
+expect_rc 1 "step11 against expires_in 18446744073709551615 (no panic)"
+error_is "token request to $FAKE/token refused (HTTP 200): expires_in 18446744073709551615 is out of range (at most 315360000 s, ten years)" \
+  "message: expires_in out of range"
+if grep -q 'panicked\|overflow' "$ERR"; then fail "no panic: $(head -c 300 "$ERR")"; else pass "no panic, no overflow message"; fi
+kept_files "$WORK/state-huge-expiry" "$(cred_name "$FAKE")"
+
+section "a kept token file edited to hold a newline (the hostile-text fake's token)"
+start_fake hostile-text
+run11 kept-bad "$WORK/state-kept-bad" "$FAKE/mcp"
+expect_rc 0 "a first run keeps a good token"
+tokfile="$WORK/state-kept-bad/$(tok_name "$FAKE")"
+jq '.access_token = "fake-access-token\nX-Evil: 1"' "$tokfile" >"$tokfile.new" && mv "$tokfile.new" "$tokfile"
+chmod 600 "$tokfile"
+run11 kept-bad-again "$WORK/state-kept-bad" "$FAKE/mcp"
+expect_rc 0 "the second run logs in again instead of failing"
+line_fixed "tokens kept in $tokfile discarded: access_token is not an RFC 6750 b64token (character 18 is U+000A), so it cannot be sent as a Bearer credential; deleted, a new login follows" \
+  "the malformed kept token is discarded with a message"
+line '1 authorization round\(s\)' "a login replaced it"
+if jq_true '.access_token == "fake-access-token-0123456789"' "$tokfile"; then pass "the file holds the new login's token"
+else fail "the tokens file after the run: $(jq -c 'del(.access_token, .refresh_token)' "$tokfile" 2>&1 | head -c 200)"; fi
+
+section "hostile texts in a flow that works (fake_oauth.py --mode hostile-text)"
+run11 hostile-text "$WORK/state-hostile-text" "$FAKE/mcp"
+expect_rc 0 "step11 completes against a server whose texts are hostile"
+no_raw_controls "hostile texts"
+line '^\[1\] POST /mcp server/discover without a token → 401, WWW-Authenticate: Bearer resource_metadata=.*, error_description="A{100,}…\(65666 bytes in all\)$' \
+  "[1] the 64 KiB WWW-Authenticate shortened, with its length"
+if [ "$(head -n 1 "$OUT" | wc -c)" -lt 600 ]; then pass "[1] is under 600 bytes (was 64 KiB)"
+else fail "[1] is $(head -n 1 "$OUT" | wc -c) bytes"; fi
+line_fixed 'scopes_supported [mcp:read, \x1b]0;pwned\x07]' "[2] the PRM's scopes_supported with the OSC sequence escaped"
+line_fixed '→ 200: supportedVersions [2026-07-28], server \x1b]0;pwned\x07evil\nserver 1\u{202e}, capabilities [tools]' \
+  "server/discover: name (OSC, newline) and version (bidi override) escaped"
+line_fixed '1 tool(s): echo\x1b[2J\n[9] done: forged' "tools/list: the tool's name escaped"
+line_fixed '→ 200: "\u{1b}[31mred"' "tools/call: the answer's ESC escaped"
+if [ "$(grep -c '^\[[0-9]*\] done' "$OUT")" = 1 ]; then pass "exactly one 'done' line: the forged one did not become a line"
+else fail "'done' lines: $(grep -c '^\[[0-9]*\] done' "$OUT")"; fi
+
+section "hostile registration and metadata (fake_oauth.py --mode hostile-client-id, hostile-prm)"
+start_fake hostile-client-id
+run11 hostile-client-id "$WORK/state-hostile-client-id" "$FAKE/mcp"
+expect_rc 1 "step11 against a registered client_id holding ESC"
+error_is "registration response from $FAKE/register is unusable: client_id is not RFC 6749 1*VSCHAR (character 5 is U+001B)" \
+  "message: the client_id's syntax (RFC 6749 A.1)"
+kept_files "$WORK/state-hostile-client-id" ""
+no_raw_controls "hostile client_id"
+start_fake hostile-prm
+run11 hostile-prm "$WORK/state-hostile-prm" "$FAKE/mcp"
+expect_rc 1 "step11 against a PRM whose resource holds ESC"
+error_is "protected resource metadata at $FAKE/.well-known/oauth-protected-resource/mcp is for resource $FAKE/mcp\\x1b[2J, not for $FAKE/mcp (RFC 9728 §3.3): refusing to continue" \
+  "message: the foreign resource refused, ESC escaped"
+no_raw_controls "hostile PRM"
+
+# ---------------------------------------------------------------------------------------------
 section "bad input"
 step11 missing-env --headless --state-dir "$WORK/state-bad" --env "$WORK/nonexistent.env"
 expect_rc 1 "--env with a missing file"

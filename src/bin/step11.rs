@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use mcp_auth_steps::client::host::{self, HostOptions, McpHost};
-use mcp_auth_steps::client::trace::Trace;
+use mcp_auth_steps::client::trace::{Trace, printable_line};
 
 // No `Debug`: the struct may hold a client secret.
 #[derive(Parser)]
@@ -89,7 +89,7 @@ async fn main() -> ExitCode {
     let server = match host::resolve_server(given, args.env_file.as_deref()) {
         Ok(url) => url,
         Err(e) => {
-            eprintln!("step11: {e}");
+            eprintln!("step11: {}", printable_line(&e.to_string()));
             return ExitCode::FAILURE;
         }
     };
@@ -117,7 +117,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("step11: {e}");
+            eprintln!("step11: {}", printable_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }

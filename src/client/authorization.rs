@@ -29,7 +29,7 @@ use crate::auth::keys::{random_bytes, sha256_b64url};
 use crate::client::http_client;
 use crate::client::http_client::describe_reqwest;
 use crate::client::registration::{ClientCredentials, oauth_error_text};
-use crate::client::trace::{Trace, redact};
+use crate::client::trace::{Trace, redact, untrusted};
 
 /// The path of the loopback redirect URI.
 pub const CALLBACK_PATH: &str = "/callback";
@@ -231,8 +231,8 @@ pub fn check_callback(
     }
     if let Some(error) = &params.error {
         return Err(AuthorizationError::Denied {
-            error: error.clone(),
-            description: params.error_description.clone(),
+            error: untrusted(error),
+            description: params.error_description.as_deref().map(untrusted),
         });
     }
     if !state_ok {
@@ -790,9 +790,7 @@ async fn token_request(
             token.token_type
         )));
     }
-    if token.access_token.is_empty() {
-        return Err(refused("access_token is empty".into()));
-    }
+    crate::client::tokens::check_response(&token).map_err(refused)?;
     Ok(token)
 }
 

@@ -18,7 +18,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::client::http_client;
-use crate::client::trace::Trace;
+use crate::client::trace::{Trace, untrusted};
 
 // ---------------------------------------------------------------- WWW-Authenticate
 
@@ -520,7 +520,7 @@ async fn fetch_json(http: &reqwest::Client, url: &Url) -> Result<Fetched, String
 }
 
 fn list(items: &[String]) -> String {
-    format!("[{}]", items.join(", "))
+    format!("[{}]", untrusted(&items.join(", ")))
 }
 
 /// Finds the PRM. `Ok(None)` = the server publishes none (every well-known location is a 4xx and

@@ -28,7 +28,7 @@ use crate::client::registration::{
     RegistrationRequest, choose_auth_method, now, register,
 };
 use crate::client::tokens::{StoredTokens, TokenStore};
-use crate::client::trace::{Trace, redact};
+use crate::client::trace::{Trace, redact, untrusted};
 use crate::client::transport::{Denial, McpClient, McpError, Reply};
 use crate::mcp::jsonrpc::{HEADER_MISMATCH, UNSUPPORTED_VERSION};
 use crate::mcp::lifecycle::{LATEST_LEGACY_VERSION, LEGACY_VERSIONS, MODERN_VERSION};
@@ -334,7 +334,7 @@ impl McpHost {
             "{} → 200: {} tool(s): {}",
             self.label("tools/list"),
             summary.tools.len(),
-            summary.tools.join(", ")
+            untrusted(&summary.tools.join(", "))
         ));
 
         let choice = if summary.tools.iter().any(|t| t == "echo") {
@@ -443,10 +443,10 @@ impl McpHost {
                     trace.step(format_args!(
                         "{} → 200: supportedVersions [{}], server {} {}, capabilities [{}]",
                         self.label("server/discover"),
-                        versions.join(", "),
-                        server["name"].as_str().unwrap_or("?"),
-                        server["version"].as_str().unwrap_or(""),
-                        capabilities.keys().cloned().collect::<Vec<_>>().join(", ")
+                        untrusted(&versions.join(", ")),
+                        untrusted(server["name"].as_str().unwrap_or("?")),
+                        untrusted(server["version"].as_str().unwrap_or("")),
+                        untrusted(&capabilities.keys().cloned().collect::<Vec<_>>().join(", "))
                     ));
                     if versions.contains(&MODERN_VERSION) {
                         return Ok(Some(capabilities));
@@ -470,7 +470,7 @@ impl McpHost {
                             trace.step(format_args!(
                                 "{} → {status}: {}",
                                 self.label("server/discover"),
-                                error["message"].as_str().unwrap_or_default()
+                                untrusted(error["message"].as_str().unwrap_or_default())
                             ));
                             // "Basic › Versioning": a -32022 lists what the server supports; when
                             // that includes 2026-07-28, the one version this client speaks, the
@@ -486,7 +486,7 @@ impl McpHost {
                                 method: "server/discover".into(),
                                 reason: format!(
                                     "the server speaks 2026-07-28 but refused this request ({status}, {})",
-                                    error
+                                    untrusted(&error.to_string())
                                 ),
                             }));
                         }
@@ -532,9 +532,9 @@ impl McpHost {
         trace.step(format_args!(
             "{} → 200: protocolVersion {version}, server {} {}, capabilities [{}]",
             self.label("initialize"),
-            init["serverInfo"]["name"].as_str().unwrap_or("?"),
-            init["serverInfo"]["version"].as_str().unwrap_or(""),
-            capabilities.keys().cloned().collect::<Vec<_>>().join(", ")
+            untrusted(init["serverInfo"]["name"].as_str().unwrap_or("?")),
+            untrusted(init["serverInfo"]["version"].as_str().unwrap_or("")),
+            untrusted(&capabilities.keys().cloned().collect::<Vec<_>>().join(", "))
         ));
         if !LEGACY_VERSIONS.contains(&version.as_str()) {
             return Err(HostError::Mcp(McpError::Protocol {
@@ -575,7 +575,7 @@ impl McpHost {
         let response = self.exchange(trace, method, params, false).await?;
         if let Some(error) = response.get("error") {
             let code = error["code"].as_i64().unwrap_or_default();
-            let message = error["message"].as_str().unwrap_or_default().to_string();
+            let message = untrusted(error["message"].as_str().unwrap_or_default());
             trace.step(format_args!(
                 "{} → JSON-RPC error {code}: {message}",
                 self.label(method)
@@ -621,9 +621,9 @@ impl McpHost {
                 "{label} → {}, WWW-Authenticate: {}",
                 denial.status,
                 if denial.www_authenticate.is_empty() {
-                    "(none)"
+                    "(none)".to_string()
                 } else {
-                    &denial.www_authenticate
+                    untrusted(&denial.www_authenticate)
                 }
             ));
             let Denial {
@@ -943,6 +943,15 @@ impl McpHost {
             let Some(stored) = self.token_store.load(&auth.issuer)? else {
                 return Ok(false);
             };
+            // A file that fails the checks a fresh token response gets is never sent.
+            if let Err(why) = stored.check(now()) {
+                self.token_store.remove(&auth.issuer)?;
+                trace.step(format_args!(
+                    "tokens kept in {} discarded: {why}; deleted, a new login follows",
+                    path.display()
+                ));
+                return Ok(false);
+            }
             self.tokens = Some(stored);
             self.access_rejected = false;
         }
@@ -1293,7 +1302,7 @@ fn challenge_text(challenge: Option<&BearerChallenge>) -> String {
                 parts.push(format!("error={e}"));
             }
             if let Some(d) = &c.error_description {
-                parts.push(format!("error_description={d:?}"));
+                parts.push(format!("error_description={:?}", untrusted(d)));
             }
             if let Some(s) = &c.scope {
                 parts.push(format!("scope={s:?}"));
@@ -1793,6 +1802,31 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         edit(&mut value);
         std::fs::write(&file, value.to_string()).unwrap();
+    }
+
+    /// A kept token file that fails the checks of a fresh response (here: a newline in the access
+    /// token, which would break the Authorization header) is discarded, deleted, and replaced by a
+    /// login's tokens, never sent.
+    #[tokio::test]
+    async fn a_malformed_kept_token_is_discarded_not_sent() {
+        let (fake, server) = start("read", false).await;
+        let dir = temp_dir();
+        let (outcome, _) = run_once(&server, &dir).await;
+        assert_eq!(outcome.unwrap().authorizations, 1);
+        edit_tokens(&dir, |t| {
+            t["access_token"] = json!("token-for-read\r\nX-Evil: 1")
+        });
+        let (outcome, trace) = run_once(&server, &dir).await;
+        assert_eq!(outcome.unwrap().authorizations, 1);
+        let text = trace.lines().join("\n");
+        assert!(
+            text.contains("discarded: access_token is not an RFC 6750 b64token (character 15 is U+000D), so it cannot be sent as a Bearer credential; deleted, a new login follows"),
+            "{text}"
+        );
+        assert_eq!(fake.lock().unwrap().authorizations.len(), 2);
+        // The file now holds the new login's tokens.
+        edit_tokens(&dir, |t| assert_eq!(t["access_token"], "token-for-read"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test]

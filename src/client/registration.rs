@@ -21,7 +21,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::client::http_client;
-use crate::client::trace::redact;
+use crate::client::tokens::check_vschar;
+use crate::client::trace::{redact, untrusted};
 
 /// `token_endpoint_auth_method` values this client can use.
 pub const AUTH_NONE: &str = "none";
@@ -316,6 +317,11 @@ pub async fn register(
         .filter(|id| !id.is_empty())
         .ok_or_else(|| bad("client_id is missing".into()))?;
     let client_secret = parsed.client_secret.filter(|s| !s.is_empty());
+    // Both are kept in the state directory and sent back (form, query, Basic header).
+    check_vschar("client_id", &client_id).map_err(bad)?;
+    if let Some(secret) = &client_secret {
+        check_vschar("client_secret", secret).map_err(bad)?;
+    }
     let method = match parsed.token_endpoint_auth_method {
         Some(m) => m,
         None if client_secret.is_some() => secret_method(supported).to_string(),
@@ -355,16 +361,15 @@ pub fn oauth_error_text(body: &[u8]) -> String {
         && let Some(error) = v.get("error").and_then(Value::as_str)
     {
         return match v.get("error_description").and_then(Value::as_str) {
-            Some(d) => format!("{error}: {d}"),
-            None => error.to_string(),
+            Some(d) => format!("{}: {}", untrusted(error), untrusted(d)),
+            None => untrusted(error),
         };
     }
     let text = String::from_utf8_lossy(body);
-    let text: String = text.chars().take(200).collect();
     if text.trim().is_empty() {
         "(empty body)".into()
     } else {
-        text.trim().to_string()
+        untrusted(text.trim())
     }
 }
 
