@@ -28,6 +28,7 @@ use url::Url;
 use crate::auth::keys::{random_bytes, sha256_b64url};
 use crate::client::http_client;
 use crate::client::http_client::describe_reqwest;
+use crate::client::oauth_syntax::{MAX_EXPIRES_IN_SECS, check_access_token, check_refresh_token};
 use crate::client::registration::{ClientCredentials, oauth_error_text};
 use crate::client::trace::{Trace, redact, untrusted};
 
@@ -692,6 +693,24 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
+impl TokenResponse {
+    /// Checked before anything from the response is kept or sent: the access and refresh tokens'
+    /// syntax ([`crate::client::oauth_syntax`]) and `expires_in` at most
+    /// [`MAX_EXPIRES_IN_SECS`].
+    pub fn check(&self) -> Result<(), String> {
+        check_access_token(&self.access_token)?;
+        if let Some(refresh) = &self.refresh_token {
+            check_refresh_token(refresh)?;
+        }
+        match self.expires_in {
+            Some(s) if s > MAX_EXPIRES_IN_SECS => Err(format!(
+                "expires_in {s} is out of range (at most {MAX_EXPIRES_IN_SECS} s, ten years)"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl fmt::Debug for TokenResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenResponse")
@@ -790,7 +809,7 @@ async fn token_request(
             token.token_type
         )));
     }
-    crate::client::tokens::check_response(&token).map_err(refused)?;
+    token.check().map_err(refused)?;
     Ok(token)
 }
 

@@ -5,6 +5,7 @@ pub mod authorization;
 pub mod discovery;
 pub mod host;
 pub mod http_client;
+pub mod oauth_syntax;
 pub mod registration;
 pub mod tokens;
 pub mod trace;

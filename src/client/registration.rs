@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::client::http_client;
-use crate::client::tokens::check_vschar;
+use crate::client::oauth_syntax::check_vschar;
 use crate::client::trace::{redact, untrusted};
 
 /// `token_endpoint_auth_method` values this client can use.

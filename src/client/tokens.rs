@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::client::authorization::TokenResponse;
+use crate::client::oauth_syntax::{MAX_EXPIRES_IN_SECS, check_access_token, check_refresh_token};
 use crate::client::registration::{
     RegistrationError, issuer_file, read_if_present, save_private_json, store_error,
 };
@@ -22,84 +23,6 @@ use crate::client::trace::redact;
 
 /// An access token this close to its expiry is treated as expired (it could lapse in flight).
 pub const EXPIRY_MARGIN_SECS: u64 = 5;
-
-/// The longest access or refresh token this client keeps. Keycloak's are 1–3 KB; an answer
-/// beyond this is not a token a server could take back in a header.
-pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
-
-/// The longest `expires_in` accepted: ten years. Beyond it the value is no lifetime but a fault
-/// (or a probe for an overflow), and the response is refused.
-pub const MAX_EXPIRES_IN_SECS: u64 = 10 * 365 * 24 * 3600;
-
-/// Where `value` first leaves `allowed`: `character N is U+XXXX` (1-based), for an error message
-/// that names the fault without showing the secret around it.
-fn first_bad(value: &str, allowed: impl Fn(char) -> bool) -> Option<String> {
-    value
-        .chars()
-        .enumerate()
-        .find(|&(_, c)| !allowed(c))
-        .map(|(i, c)| format!("character {} is U+{:04X}", i + 1, c as u32))
-}
-
-/// RFC 6750 §2.1: the access token travels as `Authorization: Bearer <b64token>`, so it must be
-/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="` (which RFC 6749 Appendix A.12's
-/// `1*VSCHAR` contains). A token with a space, a CR/LF or an ESC could not be sent, or would
-/// split or smuggle a header.
-pub fn check_access_token(token: &str) -> Result<(), String> {
-    if token.is_empty() {
-        return Err("access_token is empty".into());
-    }
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(format!(
-            "access_token is {} bytes, more than the {MAX_TOKEN_BYTES} this client keeps",
-            token.len()
-        ));
-    }
-    let body = token.trim_end_matches('=');
-    let b64 = |c: char| c.is_ascii_alphanumeric() || "-._~+/".contains(c);
-    match first_bad(body, b64).or_else(|| body.is_empty().then(|| "it is only padding".into())) {
-        Some(why) => Err(format!(
-            "access_token is not an RFC 6750 b64token ({why}), so it cannot be sent as a Bearer credential"
-        )),
-        None => Ok(()),
-    }
-}
-
-/// RFC 6749 Appendix A: `1*VSCHAR` (%x20-7E), the syntax of a refresh token (A.17), and of a
-/// client id and secret (A.1, A.2; empty ones are refused before this).
-pub fn check_vschar(name: &str, value: &str) -> Result<(), String> {
-    if value.len() > MAX_TOKEN_BYTES {
-        return Err(format!(
-            "{name} is {} bytes, more than the {MAX_TOKEN_BYTES} this client keeps",
-            value.len()
-        ));
-    }
-    match first_bad(value, |c| (' '..='~').contains(&c)) {
-        _ if value.is_empty() => Err(format!("{name} is empty")),
-        Some(why) => Err(format!("{name} is not RFC 6749 1*VSCHAR ({why})")),
-        None => Ok(()),
-    }
-}
-
-/// RFC 6749 Appendix A.17: `refresh-token = 1*VSCHAR`.
-pub fn check_refresh_token(token: &str) -> Result<(), String> {
-    check_vschar("refresh_token", token)
-}
-
-/// A token response's fields, checked before anything from it is kept or sent: the access and
-/// refresh tokens' syntax (above) and `expires_in` at most [`MAX_EXPIRES_IN_SECS`].
-pub fn check_response(response: &TokenResponse) -> Result<(), String> {
-    check_access_token(&response.access_token)?;
-    if let Some(refresh) = &response.refresh_token {
-        check_refresh_token(refresh)?;
-    }
-    match response.expires_in {
-        Some(s) if s > MAX_EXPIRES_IN_SECS => Err(format!(
-            "expires_in {s} is out of range (at most {MAX_EXPIRES_IN_SECS} s, ten years)"
-        )),
-        _ => Ok(()),
-    }
-}
 
 /// The tokens of one authorization, as kept on disk.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,7 +100,7 @@ impl StoredTokens {
         })
     }
 
-    /// The same checks as a fresh token response ([`check_response`]), for a set read back from
+    /// The same checks as a fresh token response ([`TokenResponse::check`]), for a set read back from
     /// disk (the file may have been edited, or written by an older version): the tokens' syntax,
     /// and an expiry no further than [`MAX_EXPIRES_IN_SECS`] from `now`.
     pub fn check(&self, now: u64) -> Result<(), String> {
@@ -338,76 +261,17 @@ mod tests {
     }
 
     #[test]
-    fn access_tokens_must_be_b64token() {
-        for good in ["eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "abc-._~+/==", "x"] {
-            assert_eq!(check_access_token(good), Ok(()), "{good}");
-        }
-        for (bad, why) in [
-            ("", "access_token is empty"),
-            (
-                "abc\r\nX-Evil: 1",
-                "access_token is not an RFC 6750 b64token (character 4 is U+000D), so it cannot be sent as a Bearer credential",
-            ),
-            (
-                "abc\u{1b}[2J",
-                "access_token is not an RFC 6750 b64token (character 4 is U+001B), so it cannot be sent as a Bearer credential",
-            ),
-            (
-                "two words",
-                "access_token is not an RFC 6750 b64token (character 4 is U+0020), so it cannot be sent as a Bearer credential",
-            ),
-            (
-                "tök",
-                "access_token is not an RFC 6750 b64token (character 2 is U+00F6), so it cannot be sent as a Bearer credential",
-            ),
-            (
-                "a=b",
-                "access_token is not an RFC 6750 b64token (character 2 is U+003D), so it cannot be sent as a Bearer credential",
-            ),
-            (
-                "==",
-                "access_token is not an RFC 6750 b64token (it is only padding), so it cannot be sent as a Bearer credential",
-            ),
-        ] {
-            assert_eq!(check_access_token(bad), Err(why.to_string()), "{bad:?}");
-        }
-        let long = "a".repeat(MAX_TOKEN_BYTES + 1);
-        assert_eq!(
-            check_access_token(&long),
-            Err("access_token is 16385 bytes, more than the 16384 this client keeps".into())
-        );
-    }
-
-    #[test]
-    fn refresh_tokens_and_client_credentials_must_be_vschar() {
-        assert_eq!(
-            check_vschar("client_id", "fake\u{1b}[2J"),
-            Err("client_id is not RFC 6749 1*VSCHAR (character 5 is U+001B)".into())
-        );
-        assert_eq!(check_vschar("client_id", "my-client 1"), Ok(()));
-        assert_eq!(check_refresh_token("a b~!"), Ok(()));
-        assert_eq!(
-            check_refresh_token(""),
-            Err("refresh_token is empty".into())
-        );
-        assert_eq!(
-            check_refresh_token("r\nx"),
-            Err("refresh_token is not RFC 6749 1*VSCHAR (character 2 is U+000A)".into())
-        );
-    }
-
-    #[test]
     fn an_extreme_expires_in_is_refused_and_nothing_overflows() {
         let huge = response(None, None, Some(u64::MAX));
         assert_eq!(
-            check_response(&huge),
+            huge.check(),
             Err(
                 "expires_in 18446744073709551615 is out of range (at most 315360000 s, ten years)"
                     .into()
             )
         );
         assert_eq!(
-            check_response(&response(None, None, Some(MAX_EXPIRES_IN_SECS))),
+            response(None, None, Some(MAX_EXPIRES_IN_SECS)).check(),
             Ok(())
         );
         // Even unchecked, the arithmetic saturates instead of wrapping or panicking.
