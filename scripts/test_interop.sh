@@ -11,8 +11,7 @@
 # tools/list, tools/call echo → prompts/get, which the granted scopes do not allow: the SDK steps
 # up once, Keycloak still does not grant mcp:prompts, and the end is 403 insufficient_scope.
 # Last, the MCP Inspector's web UI in the same headless browser (scripts/interop/inspector.mjs):
-# its own registration, refused by the realm's Trusted Hosts policy (a known failure, asserted
-# exactly), then the whole flow with a client registered for it.
+# its own registration (with a client_uri on github.com) and the whole flow.
 # Installs the pinned tools first (scripts/interop/install.sh).
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -354,6 +353,36 @@ if step10_for_oauth "SDK OAuth providers against step10 + Keycloak"; then
   oauth_journey "Python SDK OAuth" interop-py-oauth \
     "the SDK raised MCPError -32003 \"Forbidden: prompts/get requires scope mcp:prompts\" \(required_scope \['mcp:prompts'\]\)\$" \
     "$PY" "$PY_OAUTH"
+
+  # A host the project does not write: mcp-remote, installed from the npm registry as a user would
+  # (pinned in scripts/interop/package.json), the stdio proxy that MCP hosts run to reach remote
+  # servers. It registers itself with its own client_uri on github.com, opens the browser through
+  # $BROWSER (the login driver), and takes the callback on http://localhost:<port>/oauth/callback.
+  MCP_REMOTE_VERSION="$(jq -r '.version' "$ROOT/scripts/interop/node_modules/mcp-remote/package.json")"
+  section "mcp-remote $MCP_REMOTE_VERSION (npm) against step10 + Keycloak $KC_VERSION: its own registration, browser login, a tool call"
+  # mcp-remote's client name is fixed ("MCP CLI Proxy"): clients left by an earlier run go first.
+  kc_admin GET "/admin/realms/$KC_REALM/clients?first=0&max=1000" >"$WORK/clients.json"
+  for id in $(jq -r '.[] | select(.name == "MCP CLI Proxy") | .id' "$WORK/clients.json"); do
+    kc_admin DELETE "/admin/realms/$KC_REALM/clients/$id" >/dev/null
+  done
+  mark="$(log_mark)"
+  run_check "mcp-remote: initialize, tools/list and tools/call echo through the proxy after its OAuth flow as mcp-user (exit 0)" \
+    env BROWSER="$ROOT/scripts/browser/login.mjs" LOGIN_USER=mcp-user LOGIN_PASSWORD=user123 LOGIN_CONSENT=accept \
+    MCP_REMOTE_CONFIG_DIR="$WORK/mcp-remote" timeout 180 "$PY" "$ROOT/scripts/interop/mcp_remote_client.py" \
+    --url "$SRV/mcp" --message "hello from mcp-remote"
+  cp "$WORK/check.out" "$WORK/oauth-mcp-remote.out"
+  out_line "^# mcp-remote: \[[0-9]+\] Authorizing with the scope the server asked for: mcp:read mcp:tools mcp:prompts offline_access\$" \
+    "mcp-remote: asked for the challenge's scope plus offline_access (Keycloak lists it)"
+  out_line '^ok - tools/call echo \{"message": "hello from mcp-remote"\} → "hello from mcp-remote"$' "mcp-remote: echo answered through the proxy"
+  kc_admin GET "/admin/realms/$KC_REALM/clients?first=0&max=1000" >"$WORK/clients.json"
+  jq '[.[] | select(.name == "MCP CLI Proxy")]' "$WORK/clients.json" >"$WORK/mcp-remote-client.json"
+  if jq -e 'length == 1 and (.[0] | .baseUrl == "https://github.com/modelcontextprotocol/mcp-cli" and (.redirectUris | length == 1 and (.[0] | test("^http://localhost:[0-9]+/oauth/callback$"))) and .consentRequired == true and .publicClient == true and .attributes["pkce.code.challenge.method"] == "S256")' "$WORK/mcp-remote-client.json" >/dev/null; then
+    pass "Keycloak registered mcp-remote: client_uri https://github.com/modelcontextprotocol/mcp-cli kept as base URL, redirect $(jq -r '.[0].redirectUris[0]' "$WORK/mcp-remote-client.json"), consent required, public, PKCE S256"
+  else fail "Keycloak's record of mcp-remote: $(jq -c '[.[] | {baseUrl, redirectUris, consentRequired, publicClient}]' "$WORK/mcp-remote-client.json")"; fi
+  run_log "$mark"
+  expect_run_log "method=POST path=\"/mcp\" status=200 .*rpc_method=\"tools/call\" user=\"$MCP_USER_ID\"" "mcp-remote: step10 logged tools/call 200 for mcp-user"
+  for id in $(jq -r '.[].id' "$WORK/mcp-remote-client.json"); do kc_admin DELETE "/admin/realms/$KC_REALM/clients/$id" >/dev/null; done
+  expect_eq "${KC_STATUS:-none}" 204 "mcp-remote's client deleted again (HTTP 204)"
   stop_server "$S10_PID"
 
   section "no token, code or state in full in the OAuth runs' output or step10's log"
@@ -378,12 +407,9 @@ fi
 # scripts/interop/inspector.mjs the way a person uses it: add the server, switch it on, the
 # Inspector's own OAuth discovery (its backend fetches for the page), Keycloak's login and consent
 # pages as mcp-user, the Inspector's /oauth/callback, connected, the Tools tab, echo.
-# Run 1 lets the Inspector register itself (RFC 7591): Keycloak refuses it, because the Inspector
-# always sends client_uri https://github.com/modelcontextprotocol/inspector and the realm's
-# anonymous "Trusted Hosts" registration policy (client-uris-must-match) only accepts URIs on
-# localhost / 127.0.0.1. That known failure is asserted exactly, so this goes red when the
-# Inspector or the realm changes. The same metadata without client_uri is accepted; run 2 uses
-# that client as a pre-registered client ("OAuth Settings" → "Client ID") and completes the flow.
+# The Inspector registers itself (RFC 7591) with client_uri https://github.com/modelcontextprotocol/inspector
+# (it always sends one): the realm takes a client_uri on any host as information (its redirect
+# rules are the client policy mcp-dcr, docs/step09-keycloak.md), so the whole flow completes.
 # The Inspector runs with its API token on (its default, MCP_INSPECTOR_API_TOKEN), on free
 # loopback ports, with its own HOME and its secrets in memory; a fresh one per run, because it
 # keeps OAuth tokens per server URL for as long as it runs.
@@ -446,9 +472,8 @@ if step10_for_oauth "MCP Inspector $INSPECTOR_VERSION web UI against step10 + Ke
   INSP_TOKEN="$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
   INSP_CALLBACK="http://127.0.0.1:$INSP_PORT/oauth/callback"
   REG_URL="$ISS/clients-registrations/openid-connect"
-  TRUSTED_HOSTS="Policy 'Trusted Hosts' rejected request to client-registration service. Details: URL doesn't match any trusted host or trusted domain"
 
-  section "MCP Inspector $INSPECTOR_VERSION web UI against step10 + Keycloak $KC_VERSION: the Inspector's own registration (known failure)"
+  section "MCP Inspector $INSPECTOR_VERSION web UI against step10 + Keycloak $KC_VERSION: its own registration (client_uri on github.com), the whole flow"
   if insp_start 1; then
     expect_eq "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$INSP_PORT/api/servers")" 401 \
       "the Inspector's /api refuses a request without its API token (HTTP 401): auth is on"
@@ -460,108 +485,64 @@ if step10_for_oauth "MCP Inspector $INSPECTOR_VERSION web UI against step10 + Ke
     expect_header access-control-allow-origin "^$(re "http://127.0.0.1:$INSP_PORT")\$" \
       "step10 would allow the Inspector page's origin (CORS preflight; v2 does not need it: its backend sends the requests)"
     MARK="$(log_mark)"
-    insp_run 1 --server-id mcp-auth-steps-dcr
-    expect_eq "$INSP_CODE" 1 "Inspector, own registration: inspector.mjs exits 1 (the flow stops)"
+    INSP_MSG="hello from the MCP Inspector"
+    insp_run 1 --server-id mcp-auth-steps --message "$INSP_MSG"
+    expect_eq "$INSP_CODE" 0 "Inspector, own registration: inspector.mjs exits 0 (the whole flow)"
     insp_common "Inspector, own registration"
     out_line "^ok - OAuth Settings: no client ID \(the Inspector registers itself, RFC 7591\), redirect URI $(re "$INSP_CALLBACK")\$" \
       "Inspector, own registration: no client ID; redirect URI $INSP_CALLBACK"
     out_line "^# registration request body \(the Inspector's client metadata\): \{.*\"client_uri\":\"https://github\.com/modelcontextprotocol/inspector\".*\}\$" \
       "Inspector, own registration: its client metadata has client_uri https://github.com/modelcontextprotocol/inspector"
-    out_line "^not ok - registration: POST $(re "$REG_URL") → 403 insufficient_scope: \"$(re "$TRUSTED_HOSTS")\"; the Inspector sent client_uri \"https://github\.com/modelcontextprotocol/inspector\", redirect_uris \[\"$(re "$INSP_CALLBACK")\"\], scope \"mcp:read mcp:tools mcp:prompts offline_access\"\$" \
-      "Inspector, own registration: Keycloak refuses it, 403 insufficient_scope from the 'Trusted Hosts' policy (the known failure)"
-    out_line "^# the Inspector's notification: Failed to connect to \"mcp-auth-steps-dcr\" Dynamic Client Registration rejected \(HTTP 403\): \{\"error\":\"insufficient_scope\",\"error_description\":\"$(re "$TRUSTED_HOSTS")\"\}\$" \
-      "Inspector, own registration: the UI says 'Dynamic Client Registration rejected (HTTP 403)' with Keycloak's error"
-    out_line "^# the card says Failed\$" "Inspector, own registration: the server's card says Failed"
-    out_line "^inspector flow stopped at registration\$" "Inspector, own registration: stopped at the registration step, nothing after it"
-    run_log "$MARK"
-    expect_eq "$(run_lines 'method=')" 2 "Inspector, own registration: step10 logged 2 requests, no more"
-    expect_run_log '^.*method=POST path="/mcp" status=401 .*rpc_method="-" user="-"' "Inspector, own registration: step10 logged the 401"
-    expect_run_log 'method=GET path="/\.well-known/oauth-protected-resource/mcp" status=200 ' "Inspector, own registration: step10 logged the PRM fetch"
-
-    # The same metadata replayed: refused as it is, accepted without client_uri. The accepted one
-    # is run 2's pre-registered client (its registration access token stays in $WORK, unprinted).
-    INSP_META="$(sed -n 's/^# registration request body (the Inspector'"'"'s client metadata): //p' "$WORK/inspector-1.out" | head -n 1)"
-    if [ -n "$INSP_META" ]; then
-      STATUS="$(curl -sS -o "$BODY" -w '%{http_code}' --max-time 10 "$REG_URL" -H 'Content-Type: application/json' --data-binary "$INSP_META")" || STATUS=curl-error
-      if [ "$STATUS" = 403 ] && jq -e --arg d "$TRUSTED_HOSTS" '.error_description == $d' "$BODY" >/dev/null 2>&1; then
-        pass "Keycloak refuses the Inspector's metadata replayed as it is (403, Trusted Hosts)"
-      else
-        fail "the Inspector's metadata replayed: HTTP $STATUS, expected 403 Trusted Hosts"
-      fi
-      STATUS="$(jq -c 'del(.client_uri)' <<<"$INSP_META" |
-        curl -sS -o "$WORK/insp-client.json" -w '%{http_code}' --max-time 10 "$REG_URL" -H 'Content-Type: application/json' --data-binary @-)" || STATUS=curl-error
-      INSP_CID="$(jq -r '.client_id // empty' "$WORK/insp-client.json" 2>/dev/null)"
-      if [ "$STATUS" = 201 ] && [ -n "$INSP_CID" ]; then
-        pass "Keycloak accepts the same metadata without client_uri (201, client_id $INSP_CID): client_uri alone is refused"
-      else
-        fail "the Inspector's metadata without client_uri: HTTP $STATUS, expected 201 ($(jq -c '{error, error_description}' "$WORK/insp-client.json" 2>/dev/null))"
-      fi
-    else
-      fail "inspector.mjs printed no registration request body"
-    fi
-    : >"$BODY"
-    stop_server "$INSP_PID"
-  else
-    fail "the Inspector (run 1) did not start"
-  fi
-
-  section "MCP Inspector $INSPECTOR_VERSION web UI against step10 + Keycloak $KC_VERSION: a pre-registered client, the whole flow"
-  if [ -z "${INSP_CID:-}" ]; then
-    fail "no pre-registered client for the Inspector (see above)"
-  elif insp_start 2; then
-    MARK="$(log_mark)"
-    INSP_MSG="hello from the MCP Inspector"
-    insp_run 2 --server-id mcp-auth-steps --client-id "$INSP_CID" --message "$INSP_MSG"
-    expect_eq "$INSP_CODE" 0 "Inspector, pre-registered client: inspector.mjs exits 0 (the whole flow)"
-    insp_common "Inspector, pre-registered client"
-    out_line "^ok - OAuth Settings: client ID $INSP_CID \(pre-registered: no dynamic registration\), redirect URI $(re "$INSP_CALLBACK")\$" \
-      "Inspector, pre-registered client: client ID typed into OAuth Settings and saved"
-    out_line "^ok - registration: none \(client ID $INSP_CID from OAuth Settings\)\$" "Inspector, pre-registered client: no registration request"
+    out_line "^ok - registration: POST $(re "$REG_URL") → 201, client_id [0-9a-f-]{36}, token_endpoint_auth_method none\$" \
+      "Inspector, own registration: Keycloak registers it (201): a client_uri on another host is informational"
+    INSP_CID="$(sed -En 's/^ok - registration: POST .* → 201, client_id ([0-9a-f-]{36}), .*$/\1/p' "$WORK/check.out" | head -n 1)"
     out_line "^ok - authorization request: $(re "$ISS")/protocol/openid-connect/auth \(client_id $INSP_CID, redirect_uri $(re "$INSP_CALLBACK"), code_challenge_method S256, resource $(re "$SRV/mcp"), scope \"mcp:read mcp:tools mcp:prompts offline_access\", state $R6\)\$" \
-      "Inspector, pre-registered client: authorization request with that client, PKCE S256, resource, scope from the challenge"
-    out_line "^ok - Keycloak login page: signed in as mcp-user\$" "Inspector, pre-registered client: signed in on Keycloak's login page"
-    out_line "^ok - Keycloak consent page: accepted\$" "Inspector, pre-registered client: accepted Keycloak's consent page"
+      "Inspector, own registration: authorization request with its client, PKCE S256, resource, scope from the challenge"
+    out_line "^ok - Keycloak login page: signed in as mcp-user\$" "Inspector, own registration: signed in on Keycloak's login page"
+    out_line "^ok - Keycloak consent page: accepted\$" "Inspector, own registration: accepted Keycloak's consent page (consent is required for self-registered clients)"
     out_line "^ok - callback: $(re "$INSP_CALLBACK") \(the redirect URI\) with code $R6, state $R6, iss $(re "$ISS")\$" \
-      "Inspector, pre-registered client: back at the Inspector's /oauth/callback with code, state and iss (shown redacted)"
+      "Inspector, own registration: back at the Inspector's /oauth/callback with code, state and iss (shown redacted)"
     out_line "^ok - token request: POST $(re "$ISS")/protocol/openid-connect/token \(grant_type authorization_code, code_verifier [A-Za-z0-9._~-]{1,6}…, resource $(re "$SRV/mcp")\) → 200: access token eyJhbG…, aud \"$(re "$SRV/mcp")\", azp $INSP_CID, scope \"[^\"]*\"\$" \
-      "Inspector, pre-registered client: code redeemed with PKCE and resource → 200, aud exactly $SRV/mcp"
+      "Inspector, own registration: code redeemed with PKCE and resource → 200, aud exactly $SRV/mcp"
     INSP_SCOPE="$(sed -En 's/^ok - token request: .* scope "([^"]*)"$/\1/p' "$WORK/check.out" | head -n 1)"
-    expect_mcp_user_scope "Inspector, pre-registered client" "$INSP_SCOPE"
+    expect_mcp_user_scope "Inspector, own registration" "$INSP_SCOPE"
     out_line "^ok - connected: the card says Connected, MCP 2025-11-25, server \"mcp-auth-steps-step10\"\$" \
-      "Inspector, pre-registered client: connected (MCP 2025-11-25, legacy era: the Inspector's default)"
-    out_line "^ok - tools/list: Tools \(2\): echo, whoami\$" "Inspector, pre-registered client: the Tools tab lists echo and whoami"
-    out_line "^ok - tools/call echo: \{\"message\": \"$INSP_MSG\"\} → Results \"$INSP_MSG\"\$" "Inspector, pre-registered client: echo called from the UI"
-    out_line "^inspector flow complete\$" "Inspector, pre-registered client: flow complete"
+      "Inspector, own registration: connected (MCP 2025-11-25, legacy era: the Inspector's default)"
+    out_line "^ok - tools/list: Tools \(2\): echo, whoami\$" "Inspector, own registration: the Tools tab lists echo and whoami"
+    out_line "^ok - tools/call echo: \{\"message\": \"$INSP_MSG\"\} → Results \"$INSP_MSG\"\$" "Inspector, own registration: echo called from the UI"
+    out_line "^inspector flow complete\$" "Inspector, own registration: flow complete"
 
     # step10's log: the 401, the PRM, then mcp-user's requests (the Inspector's backend sends them).
     run_log "$MARK"
-    expect_eq "$(run_lines '^.*method=POST path="/mcp" status=401 ')" 1 "Inspector, pre-registered client: step10 logged exactly one 401"
-    expect_run_log 'method=GET path="/\.well-known/oauth-protected-resource/mcp" status=200 ' "Inspector, pre-registered client: step10 logged the PRM fetch"
+    expect_eq "$(run_lines '^.*method=POST path="/mcp" status=401 ')" 1 "Inspector, own registration: step10 logged exactly one 401"
+    expect_run_log 'method=GET path="/\.well-known/oauth-protected-resource/mcp" status=200 ' "Inspector, own registration: step10 logged the PRM fetch"
     expect_run_log "method=POST path=\"/mcp\" status=200 .*rpc_method=\"initialize\" user=\"$MCP_USER_ID\" era=\"legacy\" client=\"mcp-inspector\"" \
-      "Inspector, pre-registered client: step10 logged initialize 200 for mcp-user ($MCP_USER_ID), client=\"mcp-inspector\""
+      "Inspector, own registration: step10 logged initialize 200 for mcp-user ($MCP_USER_ID), client=\"mcp-inspector\""
     for m in tools/list tools/call; do
       expect_run_log "method=POST path=\"/mcp\" status=200 .*rpc_method=\"$m\" user=\"$MCP_USER_ID\" era=\"legacy\"" \
-        "Inspector, pre-registered client: step10 logged $m 200 for mcp-user"
+        "Inspector, own registration: step10 logged $m 200 for mcp-user"
     done
     STRAY="$(grep -F 'path="/mcp"' "$WORK/run.lines" | grep -vF 'status=401 ' | grep -vF 'method=GET path="/mcp" status=405 ' | grep -vF "user=\"$MCP_USER_ID\"")"
     if [ -z "$STRAY" ]; then
-      pass "Inspector, pre-registered client: every other /mcp request was mcp-user's (a GET stream attempt gets 405)"
+      pass "Inspector, own registration: every other /mcp request was mcp-user's (a GET stream attempt gets 405)"
     else
-      fail "Inspector, pre-registered client: /mcp lines not from mcp-user: $(printf '%s\n' "$STRAY" | shown)"
+      fail "Inspector, own registration: /mcp lines not from mcp-user: $(printf '%s\n' "$STRAY" | shown)"
     fi
     stop_server "$INSP_PID"
   else
-    fail "the Inspector (run 2) did not start"
+    fail "the Inspector did not start"
   fi
   stop_server "$S10_PID"
 
-  # The pre-registered client is deleted again (its registration access token), so runs do not
-  # pile up clients in the realm.
+  # Keycloak's record of the Inspector's client: its client_uri kept as the base URL, consent
+  # required, public, PKCE S256. Then it is deleted, so runs do not pile up clients in the realm.
   if [ -n "${INSP_CID:-}" ]; then
-    printf 'Authorization: Bearer %s\n' "$(jq -r '.registration_access_token // empty' "$WORK/insp-client.json")" >"$WORK/insp-client.header"
-    STATUS="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -X DELETE -H @"$WORK/insp-client.header" \
-      "$REG_URL/$INSP_CID")" || STATUS=curl-error
-    expect_eq "$STATUS" 204 "the Inspector's pre-registered client deleted again (HTTP 204)"
+    kc_admin GET "/admin/realms/$KC_REALM/clients?clientId=$INSP_CID" >"$WORK/insp-client.json"
+    if jq -e '.[0] | .baseUrl == "https://github.com/modelcontextprotocol/inspector" and .consentRequired == true and .publicClient == true and .implicitFlowEnabled == false and .directAccessGrantsEnabled == false and .attributes["pkce.code.challenge.method"] == "S256"' "$WORK/insp-client.json" >/dev/null; then
+      pass "Keycloak's record of the Inspector: base URL https://github.com/modelcontextprotocol/inspector, consent required, public, no implicit or password grant, PKCE S256"
+    else fail "Keycloak's record of the Inspector: $(jq -c '.[0] | {baseUrl, consentRequired, publicClient, implicitFlowEnabled, directAccessGrantsEnabled}' "$WORK/insp-client.json")"; fi
+    kc_admin DELETE "/admin/realms/$KC_REALM/clients/$(jq -r '.[0].id' "$WORK/insp-client.json")" >/dev/null
+    expect_eq "$KC_STATUS" 204 "the Inspector's client deleted again (HTTP 204)"
   fi
 
   section "no token, code, API token or password in full in the Inspector runs' output"

@@ -41,6 +41,10 @@ payload.update(json.loads(payload_patch))
 print(enc(header) + '.' + enc(payload) + '.' + s)
 PY
 }
+# jwt_claims TOKEN: its payload, decoded (not verified).
+jwt_claims() {
+  python3 -c 'import base64, json, sys; p = sys.argv[1].split(".")[1]; print(json.dumps(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))))' "$1"
+}
 # cell WHO TOKEN METHOD ID 200|SCOPE [PRM_URL]: one cell of the policy matrix, asserted exactly.
 cell() {
   local who="$1" token="$2" method="$3" id="$4" want="$5" prm="${6:-$PRM_URL}"
@@ -141,7 +145,17 @@ cell mcp-readonly "$T_RO" prompts/get 304 mcp:prompts
 auth_rpc "$T_RO" '{"jsonrpc":"2.0","id":"p","method":"ping"}'
 expect_status 200 "mcp-readonly ping (any valid token)"
 expect_jq '.id == "p" and .result == {}' "ping result {}"
-keys_state '.issuer_keys.fetches == 1' "14 authenticated requests, still one JWKS fetch (cache hits)"
+# Scopes bound a token, whatever the user's roles: mcp-admin (realm role admin) through a client
+# that was allowed to read only.
+T_ADMIN_RO="$(kc_token mcp-admin admin123 "openid mcp:read")" || exit 1
+jwt_claims "$T_ADMIN_RO" >"$WORK/admin-ro.json"
+if jq -e '(.scope | split(" ") | sort) == ["email","mcp:read","openid","profile"] and (.realm_access.roles | index("admin") != null)' "$WORK/admin-ro.json" >/dev/null; then
+  pass "mcp-admin's token for scope mcp:read: scope \"openid profile mcp:read email\", realm role admin"
+else fail "mcp-admin's mcp:read token: $(jq -c '{scope, roles: .realm_access.roles}' "$WORK/admin-ro.json")"; fi
+cell "mcp-admin (mcp:read only)" "$T_ADMIN_RO" tools/list 401 200
+cell "mcp-admin (mcp:read only)" "$T_ADMIN_RO" tools/call 402 mcp:tools
+cell "mcp-admin (mcp:read only)" "$T_ADMIN_RO" prompts/get 404 mcp:prompts
+keys_state '.issuer_keys.fetches == 1' "17 authenticated requests, still one JWKS fetch (cache hits)"
 
 section "whoami: what the server took from Keycloak's claims"
 auth_rpc "$T_USER" '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{}}}'

@@ -19,8 +19,8 @@
 #     mcp:prompts (prompts/get) within the limit of 3 authorization rounds;
 #   - a step-up Keycloak cannot grant (mcp-readonly): gives up after one step-up;
 #   - the person denies consent (error=access_denied); a wrong password (the client waits until
-#     its --callback-timeout and says so); a registration refused by the realm's Trusted Hosts
-#     policy (changed through the Admin REST API, then restored); --headless against Keycloak
+#     its --callback-timeout and says so); a registration refused by the realm's redirect rules
+#     (client profile mcp-dcr, changed through the Admin REST API, then restored); --headless against Keycloak
 #     stops at the login page;
 #   - bad paths on deliberately broken authorization servers (scripts/fake_oauth.py: metadata
 #     without S256, a forged state), a PRM for another resource, bad input;
@@ -406,22 +406,22 @@ error_matches "no authorization response reached $CALLBACK within 8 s" "message:
 if [ "$elapsed" -ge 8 ] && [ "$elapsed" -le 20 ]; then pass "gave up after ${elapsed}s (timeout 8 s)"; else fail "gave up after ${elapsed}s, expected about 8 s"; fi
 if grep -q 'not-the-password' "$OUT" "$ERR" "$BROWSER_LOG"; then fail "the password appears in an output"; else pass "the password appears in no output"; fi
 
-section "registration refused by the realm's Trusted Hosts policy (changed through the Admin REST API)"
+section "registration refused by a realm that allows no loopback redirect (changed through the Admin REST API)"
 R="/admin/realms/$KC_REALM"
-kc_admin GET "$R/components?type=org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy" >"$WORK/policies.json"
-jq '.[] | select(.providerId == "trusted-hosts" and .subType == "anonymous")' "$WORK/policies.json" >"$WORK/trusted.json"
-TRUSTED_ID="$(jq -r .id "$WORK/trusted.json")"
-kc_admin PUT "$R/components/$TRUSTED_ID" "$(jq -c '.config["trusted-hosts"] = ["example.org"]' "$WORK/trusted.json")" >/dev/null
-expect_eq "$KC_STATUS" 204 "Admin REST API: trusted hosts = [example.org] (HTTP 204)"
+kc_admin GET "$R/client-policies/profiles" >"$WORK/profiles.json"
+jq -c '.profiles |= map(if .name == "mcp-dcr" then .executors |= map(if .executor == "secure-redirect-uris-enforcer" then .configuration["allow-ipv4-loopback-address"] = "false" else . end) else . end)' \
+  "$WORK/profiles.json" >"$WORK/profiles-no-loopback.json"
+kc_admin PUT "$R/client-policies/profiles" "$(cat "$WORK/profiles-no-loopback.json")" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: profile mcp-dcr with allow-ipv4-loopback-address off (HTTP 204)"
 browse11 policy "$WORK/state-policy" mcp-user user123 --callback-timeout 30 "$SRV/mcp"
-expect_rc 1 "step11 against a realm that trusts only example.org"
+expect_rc 1 "step11 against a realm that refuses loopback redirects"
 line "^    issuer $(re "$ISS") ✓ \(the PRM's authorization server\), code_challenge_methods_supported has S256 ✓\$" "discovery went through"
 no_line "authorization request" "no authorization request"
-error_is "registration at $ISS/clients-registrations/openid-connect refused (HTTP 403): insufficient_scope: Policy 'Trusted Hosts' rejected request to client-registration service. Details: URI doesn't match any trusted host or trusted domain" \
-  "message quotes Keycloak's Trusted Hosts refusal (HTTP 403)"
+error_is "registration at $ISS/clients-registrations/openid-connect refused (HTTP 403): insufficient_scope: invalid_request" \
+  "message quotes Keycloak's refusal (HTTP 403 insufficient_scope: invalid_request)"
 if [ ! -e "$WORK/state-policy/$(cred_name "$ISS")" ]; then pass "no credentials saved"; else fail "no credentials saved"; fi
-kc_admin PUT "$R/components/$TRUSTED_ID" "$(jq -c . "$WORK/trusted.json")" >/dev/null
-expect_eq "$KC_STATUS" 204 "Admin REST API: the Trusted Hosts policy restored (HTTP 204)"
+kc_admin PUT "$R/client-policies/profiles" "$(jq -c . "$WORK/profiles.json")" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: the profile restored (HTTP 204)"
 stop_server "$S10_PID"
 
 # ---------------------------------------------------------------------------------------------

@@ -3,8 +3,11 @@
 # FAIL row, a "fix:" line and exit status 1; bad configuration stops it with a message that names
 # the file or variable. Runs against real Keycloak (keycloak_lib.sh: the one at
 # ${KEYCLOAK_URL:-http://localhost:8080}, else one started with scripts/keycloak.sh): the imported
-# realm is verified, then broken on purpose through the Admin REST API (an audience mapper and
-# the Trusted Hosts policy removed), then deleted and created again with --apply.
+# realm is verified; each kind of self-registration (RFC 7591) is replayed with its exact answer;
+# refresh-token reuse and brute-force lockout are shown on the real realm; then the realm is
+# broken on purpose through the Admin REST API (an audience mapper, the registration client
+# policy, refresh-token rotation and brute-force detection removed), then deleted and created
+# again with --apply.
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=scripts/keycloak_lib.sh
@@ -14,6 +17,10 @@ build_once
 use_keycloak
 ISS="$KC_ISSUER"
 AUD="http://localhost:9000/mcp"
+# step9 reads the realm's brute-force and offline-session settings through the Admin REST API.
+export KEYCLOAK_ADMIN_USER="$KC_ADMIN_USER" KEYCLOAK_ADMIN_PASSWORD="$KC_ADMIN_PASSWORD"
+# ROWS: how many rows a correct realm has.
+ROWS=35
 
 # step9 ARGS...: runs step9 (expect_exit does that); this one squeezes the table's padding so rows
 # can be compared as single-spaced lines.
@@ -42,8 +49,22 @@ expect_line "ok PKCE S256 advertised yes yes" "row: PKCE S256 advertised"
 expect_line "ok iss in authorization responses (RFC 9207) yes yes" "row: RFC 9207 iss advertised"
 expect_line "ok client ID metadata documents (CIMD) yes yes" "row: CIMD advertised"
 expect_output "^ok JWKS RS256 signing keys >= 1 [1-9][0-9]* at $ISS/protocol/openid-connect/certs\$" "row: JWKS has RS256 signing keys"
-expect_line "ok anonymous registration (loopback redirect) HTTP 201 with client_id HTTP 201" "row: anonymous registration accepted for a loopback redirect"
-expect_line "ok registration refused (foreign redirect) HTTP 4xx HTTP 403" "row: registration refused for https://evil.example (403)"
+expect_config "$WORK/exit.out" KEYCLOAK_ADMIN_USER "$KC_ADMIN_USER" environment "KEYCLOAK_ADMIN_USER from the environment"
+for shape in "loopback redirect + client_uri on another host" "https redirect on a permitted domain + loopback" \
+  "private-use scheme (RFC 8252 7.1)"; do
+  expect_line "ok registration: $shape HTTP 201 HTTP 201" "row: registration accepted: $shape"
+done
+for shape in "https redirect on another domain|403 invalid_request" "http redirect off loopback|403 invalid_request" \
+  "redirect with a fragment|403 invalid_request" "wildcard redirect|403 invalid_request" \
+  "javascript: redirect|400 A redirect URI uses an illegal scheme" "data: redirect|400 A redirect URI uses an illegal scheme" \
+  "implicit grant|403 invalid_client_metadata" "password grant|403 invalid_client_metadata"; do
+  code="${shape#*|}"; code="${code%% *}"
+  expect_line "ok registration: ${shape%|*} HTTP $code HTTP ${shape#*|}" "row: registration refused: ${shape%|*} (${shape#*|})"
+done
+expect_line "ok mcp-test-client: redirect URIs exact /callback 200, /other 400 /callback 200, /other 400" "row: mcp-test-client's redirect URIs are exact (any loopback port, only /callback)"
+expect_line "ok refresh token reused HTTP 200, then 400 invalid_grant HTTP 200, then 400 invalid_grant" "row: a refresh token works once"
+expect_line "ok brute-force detection on, lockout after <= 10 failures on, 5 failures, 60 s" "row: brute-force detection on (5 failures, 60 s)"
+expect_line "ok offline sessions limited max lifespan on on, 5184000 s" "row: offline sessions end after 60 days"
 expect_line "ok mcp-admin: token verifies (sig, iss, aud) valid valid" "row: mcp-admin token verifies"
 expect_line "ok mcp-admin: MCP scopes mcp:prompts mcp:read mcp:tools mcp:prompts mcp:read mcp:tools" "row: mcp-admin MCP scopes"
 expect_line "ok mcp-admin: azp mcp-test-client mcp-test-client" "row: mcp-admin azp"
@@ -60,9 +81,10 @@ for scope in mcp:read mcp:tools mcp:prompts; do
   expect_output "^ok $scope alone: aud contains $AUD ([^ ]+ )*${AUD//./\\.}( |\$)" "row: a token for $scope alone names $AUD in aud"
 done
 expect_no_line '^(FAIL|fix:)' "no FAIL row and no fix: line"
-expect_line "22 passed, 0 failed" "summary line: 22 passed, 0 failed"
+expect_line "$ROWS passed, 0 failed" "summary line: $ROWS passed, 0 failed"
 
 section "--env env/keycloak_direct.env: the environment beats the file"
+unset KEYCLOAK_ADMIN_USER KEYCLOAK_ADMIN_PASSWORD
 # The file names Keycloak on :8080; KEYCLOAK_URL and JWT_ISSUER from the environment win.
 JWT_ISSUER="$ISS" expect_exit 0 "env file + environment overrides verify the realm" \
   "$BIN/step9" --env env/keycloak_direct.env --wait 10
@@ -74,7 +96,15 @@ expect_config "$WORK/exit.out" KEYCLOAK_REALM mcp-realm "env file" "KEYCLOAK_REA
 expect_config "$WORK/exit.out" JWT_AUDIENCE "$AUD" "env file" "JWT_AUDIENCE only in the file"
 expect_config "$WORK/exit.out" KEYCLOAK_ADMIN_USER admin "env file" "KEYCLOAK_ADMIN_USER only in the file"
 expect_config "$WORK/exit.out" KEYCLOAK_ADMIN_PASSWORD "(set)" "env file" "the admin password is printed as (set)"
-expect_line "22 passed, 0 failed" "summary line: 22 passed, 0 failed"
+expect_line "$ROWS passed, 0 failed" "summary line: $ROWS passed, 0 failed"
+
+expect_exit 1 "without admin credentials the two settings rows cannot be read: exit 1" "$BIN/step9" --wait 10
+squeeze
+expect_line "FAIL brute-force detection read through the Admin REST API no admin credentials" "row: brute-force detection not checked without credentials is a FAIL, not a pass"
+expect_line "fix: brute-force detection: set KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD (env/keycloak_direct.env has the demo ones) so step9 can read the realm's settings" \
+  "fix line names the two variables"
+expect_line "$((ROWS - 2)) passed, 2 failed" "summary line: $((ROWS - 2)) passed, 2 failed"
+export KEYCLOAK_ADMIN_USER="$KC_ADMIN_USER" KEYCLOAK_ADMIN_PASSWORD="$KC_ADMIN_PASSWORD"
 
 JWT_AUDIENCE=from-env expect_exit 0 "a flag beats the environment" \
   "$BIN/step9" --wait 10 --jwt-audience "$AUD"
@@ -107,7 +137,7 @@ done
 for scope in mcp:read mcp:tools mcp:prompts; do
   expect_output "^FAIL $scope alone: aud contains wrong-aud " "row: $scope alone FAIL for wrong-aud"
 done
-expect_line "7 passed, 6 failed" "summary line: 7 passed, 6 failed"
+expect_line "$((ROWS - 15)) passed, 6 failed" "summary line: $((ROWS - 15)) passed, 6 failed (a refused token skips its three detail rows)"
 
 expect_exit 1 "--jwt-issuer http://localhost:1/realms/x: exit 1" "$BIN/step9" --wait 10 --jwt-issuer http://localhost:1/realms/x
 squeeze
@@ -139,6 +169,7 @@ expect_output "^Error: http://127\\.0\\.0\\.1:$closed did not answer within 2s" 
 if [ "$elapsed" -le 6 ]; then pass "gave up after ${elapsed}s (deadline 2 s)"; else fail "gave up after ${elapsed}s, expected about 2 s"; fi
 
 section "--apply needs admin credentials"
+unset KEYCLOAK_ADMIN_USER KEYCLOAK_ADMIN_PASSWORD
 expect_exit nonzero "--apply without KEYCLOAK_ADMIN_USER / KEYCLOAK_ADMIN_PASSWORD" "$BIN/step9" --wait 10 --apply
 expect_output "KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD \\(for --apply\\)" "message names KEYCLOAK_ADMIN_USER"
 expect_no_line "^\\[[0-9]+\\] verifying" "no verification after the refusal"
@@ -153,6 +184,108 @@ expect_output "realm file $WORK/no-such-realm\\.json: No such file or directory"
 KEYCLOAK_ADMIN_USER=admin KEYCLOAK_ADMIN_PASSWORD=admin expect_exit nonzero "--apply with the file for another realm" \
   "$BIN/step9" --wait 10 --apply --keycloak-realm other-realm
 expect_output 'defines realm "mcp-realm", but KEYCLOAK_REALM is "other-realm"' "message names both realms"
+export KEYCLOAK_ADMIN_USER="$KC_ADMIN_USER" KEYCLOAK_ADMIN_PASSWORD="$KC_ADMIN_PASSWORD"
+
+section "self-registration, one shape at a time (RFC 7591, anonymous, as an MCP host sends it)"
+REG="$ISS/clients-registrations/openid-connect"
+# register NAME JSON: POSTs the metadata; sets STATUS and $BODY; deletes a registered client again.
+register() {
+  request POST "$REG" -H 'Content-Type: application/json' --data "$2"
+  if [ "$STATUS" = 201 ]; then
+    local uri token
+    uri="$(jq -r .registration_client_uri "$BODY")"; token="$(jq -r .registration_access_token "$BODY")"
+    cp "$BODY" "$WORK/registered-$1.json"
+    curl -sS -o /dev/null --max-time 10 -X DELETE -H "Authorization: Bearer $token" "$uri"
+  fi
+}
+base='"client_name":"shape test (safe to delete)","token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"],"response_types":["code"]'
+# An MCP host's registration: mcp-remote 0.15.1's body, captured from the real client.
+register mcp-remote '{"redirect_uris":["http://localhost:22926/oauth/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"],"response_types":["code"],"client_name":"MCP CLI Proxy","client_uri":"https://github.com/modelcontextprotocol/mcp-cli","software_id":"2e6dc280-f3c3-4e01-99a7-8181dbd1d23d","software_version":"0.15.1","scope":"mcp:read mcp:tools mcp:prompts offline_access","application_type":"native"}'
+expect_status 201 "mcp-remote's registration (loopback redirect, client_uri on github.com): 201"
+expect_jq '.redirect_uris == ["http://localhost:22926/oauth/callback"] and .client_uri == "https://github.com/modelcontextprotocol/mcp-cli"' \
+  "its redirect URI and client_uri are kept as sent"
+expect_jq '.token_endpoint_auth_method == "none" and (.grant_types | index("implicit") == null and index("password") == null)' \
+  "public client: no secret, no implicit or password grant"
+register all-informational "{$base,\"redirect_uris\":[\"http://127.0.0.1:33418/callback\"],\"client_uri\":\"https://example.com/app\",\"logo_uri\":\"https://cdn.example.net/logo.png\",\"policy_uri\":\"https://example.org/privacy\",\"tos_uri\":\"https://example.org/tos\"}"
+expect_status 201 "client_uri, logo_uri, policy_uri and tos_uri on three other hosts: 201 (informational)"
+for shape in 'editor: https://vscode.dev/redirect + http://127.0.0.1:33418|"https://vscode.dev/redirect","http://127.0.0.1:33418"' \
+  'private-use scheme cursor://anysphere.cursor-retrieval/oauth/callback|"cursor://anysphere.cursor-retrieval/oauth/callback"' \
+  'hosted assistant: https://claude.ai/api/mcp/auth_callback|"https://claude.ai/api/mcp/auth_callback"' \
+  'IPv6 loopback http://[::1]:33418/callback|"http://[::1]:33418/callback"'; do
+  register shape "{$base,\"redirect_uris\":[${shape#*|}]}"
+  expect_status 201 "${shape%%|*}: 201"
+done
+for shape in 'https://evil.example/callback (another domain)|"https://evil.example/callback"|invalid_request' \
+  'https://vscode.dev.attacker.example/redirect (a look-alike domain)|"https://vscode.dev.attacker.example/redirect"|invalid_request' \
+  'http://evil.example/callback (http off loopback)|"http://evil.example/callback"|invalid_request' \
+  'http://127.0.0.1.evil.example/cb (a loopback look-alike)|"http://127.0.0.1.evil.example/cb"|invalid_request' \
+  'http://127.0.0.1:33418/callback#x (a fragment)|"http://127.0.0.1:33418/callback#x"|invalid_request' \
+  'http://127.0.0.1/* (a wildcard)|"http://127.0.0.1/*"|invalid_request' \
+  'https://vscode.dev/* (a wildcard on a permitted domain)|"https://vscode.dev/*"|invalid_request'; do
+  what="${shape%%|*}"; rest="${shape#*|}"; uris="${rest%|*}"; err="${rest##*|}"
+  register refused "{$base,\"redirect_uris\":[$uris]}"
+  expect_status 403 "$what: 403"
+  expect_jq ". == {\"error\":\"insufficient_scope\",\"error_description\":\"$err\"}" "$what: insufficient_scope, $err"
+done
+for shape in 'javascript:alert(1)|"javascript:alert(1)"' 'data:text/html,hi|"data:text/html,hi"'; do
+  register refused "{$base,\"redirect_uris\":[${shape#*|}]}"
+  expect_status 400 "${shape%%|*}: 400 (Keycloak's own scheme check)"
+  expect_jq '. == {"error":"invalid_redirect_uri","error_description":"A redirect URI uses an illegal scheme"}' "${shape%%|*}: invalid_redirect_uri, A redirect URI uses an illegal scheme"
+done
+# The known limit (docs/step09-keycloak.md): one allow-http-scheme switch serves loopback and the
+# permitted domains alike, so http on a permitted domain is accepted.
+register http-permitted "{$base,\"redirect_uris\":[\"http://vscode.dev/redirect\"]}"
+expect_status 201 "http://vscode.dev/redirect (http on a permitted domain): 201, the known limit"
+register implicit '{"client_name":"shape test","token_endpoint_auth_method":"none","grant_types":["implicit"],"response_types":["token"],"redirect_uris":["http://127.0.0.1:33418/callback"]}'
+expect_status 403 "the implicit grant (response_types token): 403"
+expect_jq '. == {"error":"insufficient_scope","error_description":"invalid_client_metadata"}' "implicit grant: insufficient_scope, invalid_client_metadata"
+register password '{"client_name":"shape test","token_endpoint_auth_method":"none","grant_types":["password"],"response_types":["code"],"redirect_uris":["http://127.0.0.1:33418/callback"]}'
+expect_status 403 "the password grant: 403"
+expect_jq '. == {"error":"insufficient_scope","error_description":"invalid_client_metadata"}' "password grant: insufficient_scope, invalid_client_metadata"
+kc_admin GET "/admin/realms/$KC_REALM/clients?first=0&max=1000" >"$WORK/left.json"
+if jq -e 'length > 2 and ([.[] | select((.name // "") | startswith("shape test") or . == "MCP CLI Proxy")] | length) == 0' "$WORK/left.json" >/dev/null; then
+  pass "no client of these requests is left in the realm: nothing refused was created, the accepted ones were deleted again"
+else fail "clients left over: $(jq -c '[.[] | select((.name // "") | startswith("shape test") or . == "MCP CLI Proxy") | .name]' "$WORK/left.json")"; fi
+
+section "a refresh token works once (rotation), on the real realm"
+request POST "$ISS/protocol/openid-connect/token" -d grant_type=password -d client_id=mcp-test-client \
+  -d username=mcp-readonly -d password=readonly123 -d scope=openid
+expect_status 200 "password grant for mcp-readonly"
+RT="$(jq -r .refresh_token "$BODY")"
+request POST "$ISS/protocol/openid-connect/token" -d grant_type=refresh_token -d client_id=mcp-test-client --data-urlencode "refresh_token=$RT"
+expect_status 200 "the refresh token, first use: 200"
+expect_jq '.refresh_token | type == "string"' "a new refresh token comes with it"
+request POST "$ISS/protocol/openid-connect/token" -d grant_type=refresh_token -d client_id=mcp-test-client --data-urlencode "refresh_token=$RT"
+expect_status 400 "the same refresh token, second use: 400"
+expect_jq '. == {"error":"invalid_grant","error_description":"Maximum allowed refresh token reuse exceeded"}' \
+  "invalid_grant: Maximum allowed refresh token reuse exceeded"
+
+section "brute-force detection locks an account (a user made for this test)"
+R="/admin/realms/$KC_REALM"
+kc_admin POST "$R/users" '{"username":"lockout-probe","enabled":true,"emailVerified":true,"firstName":"Lockout","lastName":"Probe","email":"lockout-probe@example.com","credentials":[{"type":"password","value":"probe-password-1","temporary":false}]}' >/dev/null
+expect_eq "$KC_STATUS" 201 "Admin REST API: user lockout-probe created (HTTP 201)"
+PROBE_ID="$(kc_admin GET "$R/users?username=lockout-probe&exact=true" | jq -r '.[0].id')"
+AT_EXIT+=("kc_admin DELETE '$R/users/$PROBE_ID' >/dev/null")
+probe() {
+  request POST "$ISS/protocol/openid-connect/token" -d grant_type=password -d client_id=mcp-test-client \
+    -d username=lockout-probe --data-urlencode "password=$1" -d scope=openid
+}
+probe probe-password-1
+expect_status 200 "the right password works before any failure"
+for i in 1 2 3 4 5; do probe "wrong-$i"; sleep 1.1; done
+expect_status 400 "wrong password: 400"
+expect_jq '. == {"error":"invalid_grant","error_description":"Invalid user credentials"}' "wrong password: invalid_grant, Invalid user credentials"
+probe probe-password-1
+expect_status 400 "after 5 failures the right password is refused too: 400"
+expect_jq '. == {"error":"invalid_grant","error_description":"Invalid user credentials"}' "the answer does not say the account is locked (no hint for the guesser)"
+kc_admin GET "$R/attack-detection/brute-force/users/$PROBE_ID" >"$WORK/lock.json"
+if jq -e '.disabled == true and .numFailures == 5 and (.failedLoginNotBefore - (.lastFailure / 1000 | floor)) == 60' "$WORK/lock.json" >/dev/null; then
+  pass "attack detection: disabled, 5 failures, locked for 60 s after the last one (waitIncrementSeconds)"
+else fail "attack detection status: $(cat "$WORK/lock.json")"; fi
+kc_admin DELETE "$R/attack-detection/brute-force/users/$PROBE_ID" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: the lockout cleared (HTTP 204)"
+probe probe-password-1
+expect_status 200 "the right password works again once an administrator clears the lockout"
 
 section "a realm broken on purpose (Admin REST API): FAIL rows and the exact fix lines"
 R="/admin/realms/$KC_REALM"
@@ -168,18 +301,30 @@ squeeze
 expect_output "^FAIL mcp:tools alone: aud contains $AUD echo-mcp-server\$" "row: a token for mcp:tools alone lacks $AUD"
 expect_line "fix: mcp:tools alone: aud contains: the client scope mcp:tools needs an Audience mapper with included.custom.audience = $AUD (JWT_AUDIENCE)" "fix line names the scope, the mapper and the audience"
 expect_output "^ok mcp:read alone: aud contains" "mcp:read, still mapped, is ok"
-expect_line "21 passed, 1 failed" "summary line: 21 passed, 1 failed"
+expect_line "$((ROWS - 1)) passed, 1 failed" "summary line: $((ROWS - 1)) passed, 1 failed"
 
-kc_admin GET "$R/components?type=org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy" >"$WORK/policies.json"
-TRUSTED_ID="$(jq -r '.[] | select(.providerId == "trusted-hosts" and .subType == "anonymous") | .id' "$WORK/policies.json")"
-if [ -n "$TRUSTED_ID" ]; then pass "the realm has an anonymous Trusted Hosts registration policy"; else fail "no anonymous Trusted Hosts policy"; fi
-kc_admin DELETE "$R/components/$TRUSTED_ID" >/dev/null
-expect_eq "$KC_STATUS" 204 "Admin REST API: the Trusted Hosts policy is deleted (HTTP 204)"
-expect_exit 1 "step9 with the Trusted Hosts policy gone too: exit 1" "$BIN/step9" --wait 10
+kc_admin GET "$R/client-policies/policies" >"$WORK/policies.json"
+if jq -e '.policies | map(.name) | index("mcp-dcr") != null' "$WORK/policies.json" >/dev/null; then pass "the realm applies the client policy mcp-dcr"; else fail "no client policy mcp-dcr: $(head -c 300 "$WORK/policies.json")"; fi
+kc_admin PUT "$R/client-policies/policies" "$(jq -c '.policies |= map(select(.name != "mcp-dcr"))' "$WORK/policies.json")" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: the policy mcp-dcr is removed (HTTP 204)"
+realm_json="$(kc_admin GET "$R")"
+kc_admin PUT "$R" '{"revokeRefreshToken":false,"bruteForceProtected":false}' >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: refresh-token rotation and brute-force detection off (HTTP 204)"
+expect_exit 1 "step9 with the policy, rotation and brute-force detection gone too: exit 1" "$BIN/step9" --wait 10
 squeeze
-expect_line "FAIL registration refused (foreign redirect) HTTP 4xx HTTP 201" "row: a registration for https://evil.example is accepted (201)"
-expect_line "fix: registration refused (foreign redirect): the Trusted Hosts policy must check client URIs (client-uris-must-match = true)" "fix line names the Trusted Hosts policy"
-expect_line "20 passed, 2 failed" "summary line: 20 passed, 2 failed (both breakages)"
+expect_line "FAIL registration: https redirect on another domain HTTP 403 HTTP 201" "row: a registration for https://evil.example is accepted (201)"
+expect_line "FAIL registration: wildcard redirect HTTP 403 HTTP 201" "row: a wildcard redirect is accepted (201)"
+expect_line "FAIL registration: implicit grant HTTP 403 HTTP 201" "row: an implicit-grant registration is accepted (201)"
+expect_line "FAIL registration: password grant HTTP 403 HTTP 201" "row: a password-grant registration is accepted (201)"
+expect_line "fix: registration: https redirect on another domain: apply the client policy mcp-dcr (profile mcp-dcr: secure-redirect-uris-enforcer, reject-implicit-grant, reject-ropc-grant) to anonymous registrations, as env/keycloak/mcp-realm.json does" \
+  "fix line names the client policy and its executors"
+expect_line "FAIL refresh token reused HTTP 200, then 400 invalid_grant HTTP 200, then 200 -" "row: a refresh token reused is accepted (200)"
+expect_line "fix: refresh token reused: rotate refresh tokens: revokeRefreshToken true and refreshTokenMaxReuse 0 in the realm" "fix line names revokeRefreshToken"
+expect_line "FAIL brute-force detection on, lockout after <= 10 failures off, 5 failures, 60 s" "row: brute-force detection off"
+expect_line "fix: brute-force detection: set bruteForceProtected true, failureFactor 5, waitIncrementSeconds 60, maxFailureWaitSeconds 900 (permanentLockout false) in the realm" \
+  "fix line names the brute-force settings"
+kc_admin PUT "$R" "$(printf '%s' "$realm_json" | jq -c '{revokeRefreshToken, bruteForceProtected}')" >/dev/null
+kc_admin PUT "$R/client-policies/policies" "$(cat "$WORK/policies.json")" >/dev/null
 
 section "--apply in a Keycloak without the realm: creates it from the file; a second run changes nothing"
 kc_admin DELETE "$R" >/dev/null
@@ -192,11 +337,11 @@ expect_exit 0 "step9 --apply creates the realm and verifies it" "$BIN/step9" --w
 squeeze
 expect_line "[2] created realm $KC_REALM from env/keycloak/mcp-realm.json" "step [2] says the realm was created from the file"
 expect_line "[3] verifying realm $KC_REALM at $ISS" "step [3] verifies it"
-expect_line "22 passed, 0 failed" "the created realm passes every row"
+expect_line "$ROWS passed, 0 failed" "the created realm passes every row"
 expect_exit 0 "step9 --apply again" "$BIN/step9" --wait 10 --apply
 squeeze
 expect_line "[2] realm $KC_REALM already exists; left unchanged" "a second --apply changes nothing"
-expect_line "22 passed, 0 failed" "and the realm still passes every row"
+expect_line "$ROWS passed, 0 failed" "and the realm still passes every row"
 unset KEYCLOAK_ADMIN_USER KEYCLOAK_ADMIN_PASSWORD
 echo "  (tested against Keycloak $KC_VERSION)"
 

@@ -2,8 +2,8 @@
 # Installs the interop tools:
 #  - npm: pinned in scripts/interop/package-lock.json (the MCP conformance suite, the MCP
 #    TypeScript SDK v1 `@modelcontextprotocol/sdk` and v2 `@modelcontextprotocol/client`, the MCP
-#    Inspector `@modelcontextprotocol/inspector`, and a Node 22 binary from the `node` npm
-#    package), into node_modules/;
+#    Inspector `@modelcontextprotocol/inspector`, the stdio proxy `mcp-remote` that MCP hosts run,
+#    and a Node 22 binary from the `node` npm package), into node_modules/;
 #  - Python: the official MCP Python SDK (`mcp`, pinned in requirements.txt) into a venv .venv/.
 # Idempotent and quiet: runs `npm ci` only when node_modules is missing or package.json /
 # package-lock.json changed since the last successful install, and `pip install -r` only when
@@ -39,7 +39,8 @@ node_ok() {
     [ -f node_modules/@modelcontextprotocol/conformance/dist/index.js ] &&
     [ -d node_modules/@modelcontextprotocol/sdk ] &&
     [ -f node_modules/@modelcontextprotocol/client/package.json ] &&
-    [ -f node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js ]
+    [ -f node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js ] &&
+    [ -f node_modules/mcp-remote/dist/proxy.js ]
 }
 
 install_npm() {

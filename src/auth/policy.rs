@@ -8,7 +8,13 @@
 //! | `prompts/list` | `mcp:read` or `mcp:prompts` |
 //! | `prompts/get` | `mcp:prompts` |
 //!
-//! The role `admin` allows everything. A denial is HTTP 403 with
+//! Scopes bound a token: no role widens it. Step 8 alone adds the blog's shortcut, the role
+//! `admin` allows everything ([`Policy::admin_allows_everything`]), because the only tokens it
+//! sees are first-party ones that `generate-token` mints for itself, where the role and the scopes
+//! come from the same hand. Step 10's tokens come from Keycloak for third-party clients: there
+//! the scopes are what the user consented to for that client, and a role the user holds must not
+//! let a client that was allowed to read also act (MCP security best practices, "Scope
+//! Minimization"). A denial is HTTP 403 with
 //! `WWW-Authenticate: Bearer error="insufficient_scope", scope="…", resource_metadata="…"`
 //! (RFC 6750 §3.1, MCP 2025-11-25 "Scope challenge handling") and a JSON-RPC error
 //! ([`crate::mcp::jsonrpc::INSUFFICIENT_SCOPE`]) carrying the request's `id`.
@@ -25,7 +31,7 @@ use crate::mcp::jsonrpc::{self, RpcError};
 /// The scopes this server knows, in the order it advertises them.
 pub const MCP_SCOPES: [&str; 3] = ["mcp:read", "mcp:tools", "mcp:prompts"];
 
-/// The role that is allowed everything.
+/// The role that step 8's first-party policy allows everything.
 pub const ADMIN_ROLE: &str = "admin";
 
 /// The scopes that allow `method` (any one suffices); empty when any valid token may call it.
@@ -43,19 +49,30 @@ pub fn required_scopes(method: &str) -> &'static [&'static str] {
 #[derive(Debug, Clone)]
 pub struct Policy {
     resource_metadata: String,
+    admin_allows_everything: bool,
 }
 
 impl Policy {
-    /// `resource_metadata` is the PRM URL every challenge points at.
+    /// Scopes only. `resource_metadata` is the PRM URL every challenge points at.
     pub fn new(resource_metadata: String) -> Self {
-        Self { resource_metadata }
+        Self {
+            resource_metadata,
+            admin_allows_everything: false,
+        }
+    }
+
+    /// Step 8's first-party shortcut: the role [`ADMIN_ROLE`] allows every method, whatever the
+    /// token's scopes. Only for tokens this server's own issuer mints.
+    pub fn admin_allows_everything(mut self) -> Self {
+        self.admin_allows_everything = true;
+        self
     }
 
     /// Allows or refuses `method` for `identity`.
     pub fn check(&self, method: &str, identity: &Identity) -> Result<(), Denial> {
         let allowed_by = required_scopes(method);
         if allowed_by.is_empty()
-            || identity.has_role(ADMIN_ROLE)
+            || (self.admin_allows_everything && identity.has_role(ADMIN_ROLE))
             || allowed_by.iter().any(|s| identity.has_scope(s))
         {
             return Ok(());
@@ -110,7 +127,7 @@ mod tests {
 
     #[test]
     fn the_demo_matrix() {
-        let p = Policy::new("http://x/prm".into());
+        let p = Policy::new("http://x/prm".into()).admin_allows_everything();
         assert_eq!(
             row(&p, &who(&["mcp:read", "mcp:tools"], &["user"])),
             [true, true, true, false]
@@ -127,6 +144,24 @@ mod tests {
         assert_eq!(
             row(&p, &who(&["mcp:tools"], &[])),
             [true, true, false, false]
+        );
+    }
+
+    /// Step 10's policy: the admin role widens nothing; an admin's token allowed to read reads.
+    #[test]
+    fn without_the_shortcut_scopes_bound_every_role() {
+        let p = Policy::new("http://x/prm".into());
+        assert_eq!(
+            row(&p, &who(&["mcp:read"], &["user", "admin"])),
+            [true, false, true, false]
+        );
+        assert_eq!(row(&p, &who(&[], &["admin"])), [false, false, false, false]);
+        assert_eq!(
+            row(
+                &p,
+                &who(&["mcp:read", "mcp:tools", "mcp:prompts"], &["admin"])
+            ),
+            [true, true, true, true]
         );
     }
 

@@ -71,7 +71,7 @@ async fn main() -> Result<(), Fatal> {
     .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
     .with_dispatch()
     .per_caller()
-    .with_policy(Policy::new(metadata::prm_url(&public_url)));
+    .with_policy(Policy::new(metadata::prm_url(&public_url)).admin_allows_everything());
     let prm = metadata::protected_resource(&public_url, &issuer);
     let app = Health::new(8)
         .field("auth_required", true)

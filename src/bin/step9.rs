@@ -84,15 +84,18 @@ async fn main() -> Result<ExitCode, Fatal> {
     )
     .await
     .map_err(anyhow::Error::msg)?;
+    let admin = match (admin_user, admin_password) {
+        (Some(username), Some(password)) => Some(AdminCredentials { username, password }),
+        _ => None,
+    };
     if args.apply {
-        let (Some(username), Some(password)) = (admin_user, admin_password) else {
+        let Some(admin) = &admin else {
             return Err(ConfigError::Missing(
                 "KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD (for --apply)",
             )
             .into());
         };
-        let admin = AdminCredentials { username, password };
-        let applied = realm::apply_realm(&client, &config, &admin, &args.realm_file)
+        let applied = realm::apply_realm(&client, &config, admin, &args.realm_file)
             .await
             .map_err(anyhow::Error::msg)?;
         step += 1;
@@ -116,7 +119,7 @@ async fn main() -> Result<ExitCode, Fatal> {
         config.realm,
         config.realm_url()
     );
-    let checks = realm::verify_realm(&client, &config).await;
+    let checks = realm::verify_realm(&client, &config, admin.as_ref()).await;
     print!("{}", realm::render_table(&checks));
     let failed = checks.iter().filter(|c| !c.ok).count();
     println!("{} passed, {failed} failed", checks.len() - failed);

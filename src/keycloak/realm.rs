@@ -2,17 +2,20 @@
 //!
 //! - [`apply_realm`]: creates the realm from `env/keycloak/mcp-realm.json` through the Admin REST
 //!   API when it is missing (`step9 --apply`).
-//! - [`verify_realm`]: checks the realm end to end — discovery, JWKS, anonymous dynamic client
-//!   registration (accepted for a loopback redirect, refused for a foreign one), and a password
-//!   grant per demo user with the MCP scopes, audience, `azp` and roles each must get.
+//! - [`verify_realm`]: checks the realm end to end — discovery, JWKS, what clients may register
+//!   themselves and the realm's security settings ([`crate::keycloak::realm_policy`]), and a
+//!   password grant per demo user with the MCP scopes, audience, `azp` and roles each must get.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::Path;
 
 use crate::auth::bearer_auth::{AuthError, KeySource, TokenValidator};
 use crate::auth::identity::Identity;
 use crate::auth::policy::MCP_SCOPES;
+pub use crate::keycloak::admin::{AdminCredentials, admin_token};
+pub use crate::keycloak::check::{Check, render_table};
 use crate::keycloak::jwks_cache::{CacheSettings, JwksCache, get_json};
+use crate::keycloak::realm_policy;
 use crate::keycloak::settings::{KeycloakConfig, RESOURCE_CLIENT, TEST_CLIENT};
 
 /// A demo user of the realm and what their token must carry. **Demo passwords.**
@@ -49,23 +52,6 @@ pub const DEMO_USERS: [DemoUser; 3] = [
         roles: &["read-only"],
     },
 ];
-/// Admin credentials for `--apply` (from `KEYCLOAK_ADMIN_USER` / `KEYCLOAK_ADMIN_PASSWORD`).
-#[derive(Clone)]
-pub struct AdminCredentials {
-    /// Username in the master realm.
-    pub username: String,
-    /// Password (never printed).
-    pub password: String,
-}
-
-impl std::fmt::Debug for AdminCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminCredentials")
-            .field("username", &self.username)
-            .finish_non_exhaustive()
-    }
-}
-
 /// What `--apply` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -99,43 +85,8 @@ pub async fn apply_realm(
             config.realm
         ));
     }
-    let token_url = format!(
-        "{}/realms/master/protocol/openid-connect/token",
-        config.keycloak_url
-    );
-    let response = client
-        .post(&token_url)
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", admin.username.as_str()),
-            ("password", admin.password.as_str()),
-        ])
-        .send()
-        .await
-        .map_err(|e| format!("POST {token_url}: {e}"))?;
-    match response.status().as_u16() {
-        200..=299 => {}
-        404 => {
-            return Err(format!(
-                "admin login failed (HTTP 404 Not Found): {token_url} does not exist; is this Keycloak (its Admin REST API answers there)?"
-            ));
-        }
-        _ => {
-            return Err(format!(
-                "admin login failed (HTTP {}): check KEYCLOAK_ADMIN_USER / KEYCLOAK_ADMIN_PASSWORD",
-                response.status()
-            ));
-        }
-    }
-    let body: Value = response
-        .json()
-        .await
-        .map_err(|e| format!("admin token response: {e}"))?;
-    let admin_token = body
-        .get("access_token")
-        .and_then(Value::as_str)
-        .ok_or("admin token response has no access_token")?;
+    let admin_token = admin_token(client, config, admin).await?;
+    let admin_token = admin_token.as_str();
 
     let realm_url = format!("{}/admin/realms/{}", config.keycloak_url, config.realm);
     let existing = client
@@ -173,72 +124,6 @@ pub async fn apply_realm(
     }
 }
 
-/// One line of the verification table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    /// What was checked.
-    pub what: String,
-    /// What it must be.
-    pub expected: String,
-    /// What it was.
-    pub actual: String,
-    /// Did it match?
-    pub ok: bool,
-    /// What to fix when it did not.
-    pub fix: String,
-}
-
-impl Check {
-    fn new(
-        what: impl Into<String>,
-        expected: impl Into<String>,
-        actual: impl Into<String>,
-        ok: bool,
-        fix: impl Into<String>,
-    ) -> Self {
-        Self {
-            what: what.into(),
-            expected: expected.into(),
-            actual: actual.into(),
-            ok,
-            fix: fix.into(),
-        }
-    }
-}
-
-/// Prints checks as a table.
-pub fn render_table(checks: &[Check]) -> String {
-    let w1 = checks
-        .iter()
-        .map(|c| c.what.len())
-        .max()
-        .unwrap_or(5)
-        .max(5);
-    let w2 = checks
-        .iter()
-        .map(|c| c.expected.len())
-        .max()
-        .unwrap_or(8)
-        .clamp(8, 48);
-    let mut out = format!(
-        "{:<4} {:<w1$}  {:<w2$}  {}\n",
-        "", "check", "expected", "actual"
-    );
-    for c in checks {
-        out.push_str(&format!(
-            "{:<4} {:<w1$}  {:<w2$}  {}\n",
-            if c.ok { "ok" } else { "FAIL" },
-            c.what,
-            c.expected,
-            c.actual
-        ));
-    }
-    for c in checks.iter().filter(|c| !c.ok) {
-        out.push_str(&format!("fix: {}: {}\n", c.what, c.fix));
-    }
-    out
-}
-
 fn sorted(items: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut v: Vec<String> = items.into_iter().collect();
     v.sort();
@@ -247,7 +132,11 @@ fn sorted(items: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 /// Verifies the realm end to end; returns every check (the caller prints and sets the exit code).
-pub async fn verify_realm(client: &reqwest::Client, config: &KeycloakConfig) -> Vec<Check> {
+pub async fn verify_realm(
+    client: &reqwest::Client,
+    config: &KeycloakConfig,
+    admin: Option<&AdminCredentials>,
+) -> Vec<Check> {
     let mut checks = Vec::new();
     let discovery_url = format!("{}/.well-known/openid-configuration", config.realm_url());
     let discovery = match get_json(client, &discovery_url).await {
@@ -324,8 +213,19 @@ pub async fn verify_realm(client: &reqwest::Client, config: &KeycloakConfig) -> 
         "the realm needs an active RS256 key (Realm settings → Keys)",
     ));
 
-    let registration_endpoint = text("registration_endpoint");
-    checks.extend(verify_registration(client, &registration_endpoint).await);
+    checks.extend(realm_policy::verify_registration(client, &text("registration_endpoint")).await);
+    checks.push(
+        realm_policy::verify_test_client_redirects(client, &text("authorization_endpoint")).await,
+    );
+    checks.push(
+        realm_policy::verify_refresh_rotation(
+            client,
+            &text("token_endpoint"),
+            (DEMO_USERS[2].username, DEMO_USERS[2].password),
+        )
+        .await,
+    );
+    checks.extend(realm_policy::verify_security_settings(client, config, admin).await);
 
     let cache = JwksCache::new(&config.issuer, CacheSettings::default());
     // Load the keys now, so that a token's kid is looked up in a filled cache.
@@ -401,81 +301,6 @@ fn audience_of(token: &str) -> String {
             .join(" "),
         _ => "(none)".into(),
     }
-}
-
-async fn verify_registration(client: &reqwest::Client, endpoint: &str) -> Vec<Check> {
-    let mut checks = Vec::new();
-    if endpoint.is_empty() {
-        checks.push(Check::new(
-            "registration endpoint",
-            "advertised",
-            "absent",
-            false,
-            "use a Keycloak that advertises registration_endpoint",
-        ));
-        return checks;
-    }
-    let metadata = |redirect: &str| {
-        json!({
-            "client_name": "step9-verification (safe to delete)",
-            "redirect_uris": [redirect],
-            "grant_types": ["authorization_code"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "none",
-            "scope": MCP_SCOPES.join(" "),
-        })
-    };
-    match client
-        .post(endpoint)
-        .json(&metadata("http://127.0.0.1:8765/callback"))
-        .send()
-        .await
-    {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            let ok = status == 201 && body.get("client_id").and_then(Value::as_str).is_some();
-            checks.push(Check::new(
-                "anonymous registration (loopback redirect)",
-                "HTTP 201 with client_id",
-                format!("HTTP {status}"),
-                ok,
-                "enable anonymous client registration policies in the realm (see env/keycloak/mcp-realm.json components)",
-            ));
-            if let (Some(uri), Some(token)) = (
-                body.get("registration_client_uri").and_then(Value::as_str),
-                body.get("registration_access_token")
-                    .and_then(Value::as_str),
-            ) {
-                // RFC 7592: delete the client we just registered.
-                let _ = client.delete(uri).bearer_auth(token).send().await;
-            }
-        }
-        Err(e) => checks.push(Check::new(
-            "anonymous registration (loopback redirect)",
-            "HTTP 201",
-            e.to_string(),
-            false,
-            "is Keycloak reachable?",
-        )),
-    }
-    let refused = match client
-        .post(endpoint)
-        .json(&metadata("https://evil.example/callback"))
-        .send()
-        .await
-    {
-        Ok(response) => response.status().as_u16(),
-        Err(_) => 0,
-    };
-    checks.push(Check::new(
-        "registration refused (foreign redirect)",
-        "HTTP 4xx",
-        format!("HTTP {refused}"),
-        (400..500).contains(&refused),
-        "the Trusted Hosts policy must check client URIs (client-uris-must-match = true)",
-    ));
-    checks
 }
 
 async fn verify_user(

@@ -125,7 +125,7 @@ fn step8_service() -> McpService {
     McpService::new(ServerInfo::new("t", "T"))
         .with_catalog(Catalog::echo().with_tool(identity::whoami_tool()))
         .with_dispatch()
-        .with_policy(Policy::new("http://localhost:9000/prm".into()))
+        .with_policy(Policy::new("http://localhost:9000/prm".into()).admin_allows_everything())
 }
 
 // ------------------------------------------------------------------ strategies

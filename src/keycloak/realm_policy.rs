@@ -1,0 +1,367 @@
+//! Step 9: what the realm lets a client do, checked from the outside — which clients may register
+//! themselves, and the realm settings that bound what a token or a password guess is worth.
+//!
+//! - [`REGISTRATION_SHAPES`]: one RFC 7591 request per kind of client (loopback with a
+//!   `client_uri` on another host, an editor's https redirect, a private-use scheme, …), each
+//!   with the answer the realm must give. [`verify_registration`] sends them all, anonymously,
+//!   as a client would, and deletes what it registered (RFC 7592).
+//! - [`verify_refresh_rotation`]: a refresh token used twice is refused the second time.
+//! - [`verify_test_client_redirects`]: `mcp-test-client` compares redirect URIs exactly.
+//! - [`verify_security_settings`]: brute-force detection and the offline-session limit, read
+//!   through the Admin REST API (they cannot be seen from outside without locking an account).
+
+use serde_json::{Value, json};
+
+use crate::auth::policy::MCP_SCOPES;
+use crate::keycloak::admin::{AdminCredentials, admin_token};
+use crate::keycloak::check::Check;
+use crate::keycloak::settings::{KeycloakConfig, TEST_CLIENT};
+
+/// The host domains whose `https` redirect URIs a self-registered client may use: the realm
+/// file's `allow-permitted-domains` (profile `mcp-dcr`). Edit both together.
+pub const PERMITTED_DOMAINS: [&str; 2] = ["vscode.dev", "claude.ai"];
+
+/// One kind of registration request and the realm's answer to it.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistrationShape {
+    /// What the shape is, as the table says it.
+    pub what: &'static str,
+    /// `redirect_uris`.
+    pub redirect_uris: &'static [&'static str],
+    /// `grant_types` (`response_types` follows: `token` for the implicit grant, else `code`).
+    pub grant_types: &'static [&'static str],
+    /// `client_uri`, informational (Keycloak keeps it as the client's base URL).
+    pub client_uri: Option<&'static str>,
+    /// The answer the realm must give: 201 (registered), 403 (a client policy refused it) or 400
+    /// (Keycloak's own check of the redirect scheme refused it).
+    pub status: u16,
+}
+
+const CODE: &[&str] = &["authorization_code", "refresh_token"];
+
+/// Every shape step 9 sends and `scripts/test_step9.sh` replays (docs/step09-keycloak.md has the
+/// table with the risk each refusal closes).
+pub const REGISTRATION_SHAPES: [RegistrationShape; 11] = [
+    RegistrationShape {
+        what: "loopback redirect + client_uri on another host",
+        redirect_uris: &["http://localhost:33418/oauth/callback"],
+        grant_types: CODE,
+        client_uri: Some("https://github.com/modelcontextprotocol/inspector"),
+        status: 201,
+    },
+    RegistrationShape {
+        what: "https redirect on a permitted domain + loopback",
+        redirect_uris: &["https://vscode.dev/redirect", "http://127.0.0.1:33418"],
+        grant_types: CODE,
+        client_uri: None,
+        status: 201,
+    },
+    RegistrationShape {
+        what: "private-use scheme (RFC 8252 7.1)",
+        redirect_uris: &["cursor://anysphere.cursor-retrieval/oauth/callback"],
+        grant_types: CODE,
+        client_uri: None,
+        status: 201,
+    },
+    RegistrationShape {
+        what: "https redirect on another domain",
+        redirect_uris: &["https://evil.example/callback"],
+        grant_types: CODE,
+        client_uri: None,
+        status: 403,
+    },
+    RegistrationShape {
+        what: "http redirect off loopback",
+        redirect_uris: &["http://evil.example/callback"],
+        grant_types: CODE,
+        client_uri: None,
+        status: 403,
+    },
+    RegistrationShape {
+        what: "redirect with a fragment",
+        redirect_uris: &["http://127.0.0.1:33418/callback#x"],
+        grant_types: CODE,
+        client_uri: None,
+        status: 403,
+    },
+    RegistrationShape {
+        what: "wildcard redirect",
+        redirect_uris: &["http://127.0.0.1/*"],
+        grant_types: CODE,
+        client_uri: None,
+        status: 403,
+    },
+    RegistrationShape {
+        what: "javascript: redirect",
+        redirect_uris: &["javascript:alert(1)"],
+        grant_types: CODE,
+        client_uri: None,
+        status: 400,
+    },
+    RegistrationShape {
+        what: "data: redirect",
+        redirect_uris: &["data:text/html,hi"],
+        grant_types: CODE,
+        client_uri: None,
+        status: 400,
+    },
+    RegistrationShape {
+        what: "implicit grant",
+        redirect_uris: &["http://127.0.0.1:33418/callback"],
+        grant_types: &["implicit"],
+        client_uri: None,
+        status: 403,
+    },
+    RegistrationShape {
+        what: "password grant",
+        redirect_uris: &["http://127.0.0.1:33418/callback"],
+        grant_types: &["password"],
+        client_uri: None,
+        status: 403,
+    },
+];
+
+impl RegistrationShape {
+    /// The RFC 7591 request body.
+    pub fn metadata(&self) -> Value {
+        let implicit = self.grant_types.contains(&"implicit");
+        let mut body = json!({
+            "client_name": format!("step9 check: {} (safe to delete)", self.what),
+            "redirect_uris": self.redirect_uris,
+            "grant_types": self.grant_types,
+            "response_types": [if implicit { "token" } else { "code" }],
+            "token_endpoint_auth_method": "none",
+            "scope": MCP_SCOPES.join(" "),
+        });
+        if let Some(uri) = self.client_uri {
+            body["client_uri"] = json!(uri);
+        }
+        body
+    }
+}
+
+/// Sends every [`REGISTRATION_SHAPES`] request and checks the status; deletes each client it
+/// registered again (RFC 7592, with the registration access token).
+pub async fn verify_registration(client: &reqwest::Client, endpoint: &str) -> Vec<Check> {
+    if endpoint.is_empty() {
+        return vec![Check::new(
+            "registration endpoint",
+            "advertised",
+            "absent",
+            false,
+            "use a Keycloak that advertises registration_endpoint",
+        )];
+    }
+    let mut checks = Vec::new();
+    for shape in &REGISTRATION_SHAPES {
+        let (status, body) = match client.post(endpoint).json(&shape.metadata()).send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (
+                    status,
+                    response.json::<Value>().await.unwrap_or(Value::Null),
+                )
+            }
+            Err(e) => (0, json!({"error": e.to_string()})),
+        };
+        if let (Some(uri), Some(token)) = (
+            body.get("registration_client_uri").and_then(Value::as_str),
+            body.get("registration_access_token")
+                .and_then(Value::as_str),
+        ) {
+            let _ = client.delete(uri).bearer_auth(token).send().await;
+        }
+        let fix = if shape.status == 201 {
+            "the realm's client profile mcp-dcr must allow this redirect (secure-redirect-uris-enforcer: loopback, private-use schemes, allow-permitted-domains), and no Trusted Hosts registration policy may check client URIs"
+        } else {
+            "apply the client policy mcp-dcr (profile mcp-dcr: secure-redirect-uris-enforcer, reject-implicit-grant, reject-ropc-grant) to anonymous registrations, as env/keycloak/mcp-realm.json does"
+        };
+        let (expected, ok) = (format!("HTTP {}", shape.status), status == shape.status);
+        let actual = match body.get("error_description").and_then(Value::as_str) {
+            Some(d) if status != 201 => format!("HTTP {status} {d}"),
+            _ => format!("HTTP {status}"),
+        };
+        checks.push(Check::new(
+            format!("registration: {}", shape.what),
+            expected,
+            actual,
+            ok,
+            fix,
+        ));
+    }
+    checks
+}
+
+/// A refresh token used twice: the second use is refused (OAuth 2.1 §4.3.1: a public client's
+/// refresh tokens are rotated). Uses a password grant of `(username, password)` through the
+/// test client.
+pub async fn verify_refresh_rotation(
+    client: &reqwest::Client,
+    token_endpoint: &str,
+    (username, password): (&str, &str),
+) -> Check {
+    let grant = |form: Vec<(&'static str, String)>| async move {
+        match client.post(token_endpoint).form(&form).send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+            Err(e) => (0, json!({"error": e.to_string()})),
+        }
+    };
+    let (_, first) = grant(vec![
+        ("grant_type", "password".into()),
+        ("client_id", TEST_CLIENT.into()),
+        ("username", username.into()),
+        ("password", password.into()),
+        ("scope", "openid".into()),
+    ])
+    .await;
+    let refresh = first["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let again = |token: String| {
+        grant(vec![
+            ("grant_type", "refresh_token".into()),
+            ("client_id", TEST_CLIENT.into()),
+            ("refresh_token", token),
+        ])
+    };
+    let (once, _) = again(refresh.clone()).await;
+    let (twice, body) = again(refresh).await;
+    let error = body["error"].as_str().unwrap_or("-");
+    Check::new(
+        "refresh token reused",
+        "HTTP 200, then 400 invalid_grant",
+        format!("HTTP {once}, then {twice} {error}"),
+        once == 200 && twice == 400 && error == "invalid_grant",
+        "rotate refresh tokens: revokeRefreshToken true and refreshTokenMaxReuse 0 in the realm",
+    )
+}
+
+/// `mcp-test-client` takes its loopback redirect on any port (RFC 8252 §7.3) but nothing else:
+/// `/callback` is shown the login page, `/other` on the same host is refused.
+pub async fn verify_test_client_redirects(
+    client: &reqwest::Client,
+    authorization_endpoint: &str,
+) -> Check {
+    let status = |redirect: &'static str| async move {
+        let url = reqwest::Url::parse_with_params(
+            authorization_endpoint,
+            [
+                ("client_id", TEST_CLIENT),
+                ("redirect_uri", redirect),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                (
+                    "code_challenge",
+                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                ),
+                ("code_challenge_method", "S256"),
+            ],
+        );
+        match url {
+            Ok(url) => client
+                .get(url)
+                .send()
+                .await
+                .map_or(0, |r| r.status().as_u16()),
+            Err(_) => 0,
+        }
+    };
+    let exact = status("http://127.0.0.1:45678/callback").await;
+    let other = status("http://127.0.0.1:45678/other").await;
+    Check::new(
+        format!("{TEST_CLIENT}: redirect URIs exact"),
+        "/callback 200, /other 400",
+        format!("/callback {exact}, /other {other}"),
+        exact == 200 && other == 400,
+        format!(
+            "give {TEST_CLIENT} exact redirect URIs (http://127.0.0.1/callback, http://[::1]/callback), no wildcards"
+        ),
+    )
+}
+
+/// Realm settings that cannot be observed without harm, read through the Admin REST API:
+/// brute-force detection (a lockout after 5 failures) and a limit on offline sessions.
+pub async fn verify_security_settings(
+    client: &reqwest::Client,
+    config: &KeycloakConfig,
+    admin: Option<&AdminCredentials>,
+) -> Vec<Check> {
+    const WHAT: [&str; 2] = ["brute-force detection", "offline sessions limited"];
+    let realm = match admin {
+        None => Err("no admin credentials".to_string()),
+        Some(admin) => match admin_token(client, config, admin).await {
+            Ok(token) => {
+                let url = format!("{}/admin/realms/{}", config.keycloak_url, config.realm);
+                match client.get(&url).bearer_auth(token).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        r.json::<Value>().await.map_err(|e| e.to_string())
+                    }
+                    Ok(r) => Err(format!("GET {url}: HTTP {}", r.status().as_u16())),
+                    Err(e) => Err(format!("GET {url}: {e}")),
+                }
+            }
+            Err(e) => Err(e),
+        },
+    };
+    let realm = match realm {
+        Ok(realm) => realm,
+        Err(why) => {
+            return WHAT
+                .iter()
+                .map(|what| {
+                    Check::new(
+                        *what,
+                        "read through the Admin REST API",
+                        &why,
+                        false,
+                        "set KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD (env/keycloak_direct.env has the demo ones) so step9 can read the realm's settings",
+                    )
+                })
+                .collect();
+        }
+    };
+    let number = |key: &str| realm[key].as_i64().unwrap_or(-1);
+    let brute = realm["bruteForceProtected"] == json!(true)
+        && realm["permanentLockout"] != json!(true)
+        && (1..=10).contains(&number("failureFactor"))
+        && number("waitIncrementSeconds") > 0;
+    let offline = realm["offlineSessionMaxLifespanEnabled"] == json!(true)
+        && number("offlineSessionMaxLifespan") > 0;
+    vec![
+        Check::new(
+            WHAT[0],
+            "on, lockout after <= 10 failures",
+            format!(
+                "{}, {} failures, {} s",
+                if realm["bruteForceProtected"] == json!(true) {
+                    "on"
+                } else {
+                    "off"
+                },
+                number("failureFactor"),
+                number("waitIncrementSeconds")
+            ),
+            brute,
+            "set bruteForceProtected true, failureFactor 5, waitIncrementSeconds 60, maxFailureWaitSeconds 900 (permanentLockout false) in the realm",
+        ),
+        Check::new(
+            WHAT[1],
+            "max lifespan on",
+            format!(
+                "{}, {} s",
+                if realm["offlineSessionMaxLifespanEnabled"] == json!(true) {
+                    "on"
+                } else {
+                    "off"
+                },
+                number("offlineSessionMaxLifespan")
+            ),
+            offline,
+            "set offlineSessionMaxLifespanEnabled true and offlineSessionMaxLifespan 5184000 (60 days) in the realm",
+        ),
+    ]
+}
