@@ -53,7 +53,8 @@ for n in 1 2 3 4 5 6 7 8 9 10 11; do
   script="scripts/test_step$n.sh"
   if [ -x "$script" ]; then suite "step $n ($script)" "$script"; fi
 done
-suite "docs: every command the pages show (scripts/doc_test.py)" bash -c "python3 scripts/doc_test.py --self-test && python3 scripts/doc_test.py"
+suite "docs: every command the pages show (scripts/doc_test.py) and every Rust excerpt matches its source (scripts/doc_excerpts.py)" \
+  bash -c "python3 scripts/doc_excerpts.py --self-test && python3 scripts/doc_excerpts.py && python3 scripts/doc_test.py --self-test && python3 scripts/doc_test.py"
 suite "interop: conformance suite, TypeScript SDK v1 (legacy), Python SDK and TypeScript SDK v2 (2026-07-28), SDK OAuth providers and the Inspector on Keycloak" scripts/test_interop.sh
 suite "conformance: requirement sets 2026-07-28 and 2025-11-25, client (step11) and server (steps 4 and 8), required scenarios passing" \
   scripts/conformance.sh

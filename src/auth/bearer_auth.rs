@@ -167,6 +167,7 @@ pub struct TokenValidator {
 
 impl TokenValidator {
     /// Tokens must be signed by a key from `keys`, issued by `issuer`, for `audience`.
+    // ANCHOR: validation_settings
     pub fn new(keys: KeySource, issuer: &str, audience: &str) -> Self {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.algorithms = vec![Algorithm::RS256];
@@ -183,6 +184,7 @@ impl TokenValidator {
             roles_client: None,
         }
     }
+    // ANCHOR_END: validation_settings
 
     /// Step 10: also take the roles Keycloak lists for this client, in
     /// `resource_access.<client>.roles` (the realm's resource client, `echo-mcp-server`).

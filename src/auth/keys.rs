@@ -104,10 +104,12 @@ impl PublicKey {
     }
 }
 
+// ANCHOR: kid_thumbprint
 /// RFC 7638 §3: SHA-256 over `{"e":…,"kty":"RSA","n":…}` (members sorted, no spaces).
 pub fn thumbprint(n: &str, e: &str) -> String {
     sha256_b64url(format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#).as_bytes())
 }
+// ANCHOR_END: kid_thumbprint
 
 /// A private key ready to sign, with the `kid` of its public half.
 #[derive(Clone)]

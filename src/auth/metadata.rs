@@ -35,6 +35,7 @@ pub fn default_scope() -> String {
 }
 
 /// RFC 9728 §2 document for `<public>/mcp`, protected by tokens from `issuer`.
+// ANCHOR: protected_resource
 pub fn protected_resource(public: &PublicUrl, issuer: &str) -> Value {
     json!({
         "resource": public.mcp_endpoint(),
@@ -44,6 +45,7 @@ pub fn protected_resource(public: &PublicUrl, issuer: &str) -> Value {
         "resource_name": "mcp-auth-steps echo server",
     })
 }
+// ANCHOR_END: protected_resource
 
 /// Serves the PRM at both well-known paths.
 pub fn protected_resource_router(document: Value) -> Router {

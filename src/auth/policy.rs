@@ -69,6 +69,7 @@ impl Policy {
     }
 
     /// Allows or refuses `method` for `identity`.
+    // ANCHOR: policy_check
     pub fn check(&self, method: &str, identity: &Identity) -> Result<(), Denial> {
         let allowed_by = required_scopes(method);
         if allowed_by.is_empty()
@@ -94,6 +95,7 @@ impl Policy {
             })),
         })
     }
+    // ANCHOR_END: policy_check
 }
 
 impl MethodPolicy for Policy {

@@ -24,10 +24,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
+    // ANCHOR: step1_composition
     let _log = request_log::init_logging()?;
     let guard = OriginGuard::from_args(&args.server.guard)?;
 
     let app = Health::new(1).router();
 
     server::run(&args.server, guard.protect(app)).await
+    // ANCHOR_END: step1_composition
 }

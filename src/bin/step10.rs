@@ -66,6 +66,7 @@ async fn main() -> Result<(), Fatal> {
         &config.keycloak.audience,
     );
 
+    // ANCHOR: step10_keycloak
     let cache = JwksCache::new(issuer, config.cache);
     cache.start().await;
     let challenge = Challenge {
@@ -86,6 +87,7 @@ async fn main() -> Result<(), Fatal> {
     .with_dispatch()
     .per_caller()
     .with_policy(Policy::new(metadata::prm_url(public_url)));
+    // ANCHOR_END: step10_keycloak
     let prm = metadata::protected_resource(public_url, issuer);
     let health_cache = Arc::clone(&cache);
     let app = Health::new(10)

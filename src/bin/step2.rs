@@ -31,6 +31,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Fatal> {
     let args = Args::parse();
+    // ANCHOR: step2_composition
     let _log = request_log::init_logging()?;
     let guard = OriginGuard::from_args(&args.server.guard)?;
 
@@ -38,4 +39,5 @@ async fn main() -> Result<(), Fatal> {
     let app = Health::new(2).router().merge(endpoint::router(mcp));
 
     server::run(&args.server, guard.protect(app)).await
+    // ANCHOR_END: step2_composition
 }

@@ -32,12 +32,14 @@ async fn main() -> Result<(), Fatal> {
     let _log = request_log::init_logging()?;
     let guard = OriginGuard::from_args(&args.server.guard)?;
 
+    // ANCHOR: step3_composition
     let mcp = McpService::new(ServerInfo::new(
         "mcp-auth-steps-step3",
         "Step 3: tools and prompts",
     ))
     .with_catalog(Catalog::echo());
     let app = Health::new(3).router().merge(endpoint::router(mcp));
+    // ANCHOR_END: step3_composition
 
     server::run(&args.server, guard.protect(app)).await
 }

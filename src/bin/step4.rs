@@ -32,10 +32,12 @@ async fn main() -> Result<(), Fatal> {
     let _log = request_log::init_logging()?;
     let guard = OriginGuard::from_args(&args.server.guard)?;
 
+    // ANCHOR: step4_composition
     let mcp = McpService::new(ServerInfo::new("mcp-auth-steps-step4", "Step 4: dispatch"))
         .with_catalog(Catalog::echo())
         .with_dispatch();
     let app = Health::new(4).router().merge(endpoint::router(mcp));
+    // ANCHOR_END: step4_composition
 
     server::run(&args.server, guard.protect(app)).await
 }

@@ -36,6 +36,7 @@ async fn main() -> Result<(), Fatal> {
     let _log = request_log::init_logging()?;
     keys::install_crypto_provider();
     let guard = OriginGuard::from_args(&args.server.guard)?;
+    // ANCHOR: step5_composition
     let public_key = keys::load_public_key(&args.key.public_key)?;
 
     let mcp = McpService::new(ServerInfo::new(
@@ -48,6 +49,7 @@ async fn main() -> Result<(), Fatal> {
         .router()
         .merge(endpoint::router(mcp))
         .merge(jwks::router(&[public_key]));
+    // ANCHOR_END: step5_composition
 
     server::run(&args.server, guard.protect(app)).await
 }

@@ -49,6 +49,7 @@ async fn main() -> Result<(), Fatal> {
     let public_key = keys::load_public_key(&args.key.public_key)?;
     tracing::info!(issuer, audience, kid = public_key.kid, "accepting tokens");
 
+    // ANCHOR: step6_composition
     let keys = KeySource::Local(Arc::new(public_key.clone()));
     let auth = BearerAuth::new(TokenValidator::new(keys, &issuer, &audience));
     let mcp = McpService::new(ServerInfo::new(
@@ -63,6 +64,7 @@ async fn main() -> Result<(), Fatal> {
         .router()
         .merge(auth.protect(endpoint::router(mcp)))
         .merge(jwks::router(&[public_key]));
+    // ANCHOR_END: step6_composition
 
     server::run(&args.server, guard.protect(app)).await
 }

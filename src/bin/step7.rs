@@ -49,12 +49,14 @@ async fn main() -> Result<(), Fatal> {
     tracing::info!(issuer, audience, kid = public_key.kid, "accepting tokens");
 
     let keys = KeySource::Local(Arc::new(public_key.clone()));
+    // ANCHOR: step7_challenge
     let challenge = Challenge {
         resource_metadata: Some(metadata::prm_url(&public_url)),
         scope: Some(metadata::default_scope()),
     };
     let auth =
         BearerAuth::new(TokenValidator::new(keys, &issuer, &audience)).with_challenge(challenge);
+    // ANCHOR_END: step7_challenge
     let mcp = McpService::new(ServerInfo::new(
         "mcp-auth-steps-step7",
         "Step 7: OAuth metadata",

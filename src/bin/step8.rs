@@ -64,6 +64,7 @@ async fn main() -> Result<(), Fatal> {
     let auth = BearerAuth::new(TokenValidator::new(keys, &issuer, &audience))
         .with_challenge(challenge)
         .with_token_cache(Arc::clone(&token_cache));
+    // ANCHOR: step8_policy
     let mcp = McpService::new(ServerInfo::new(
         "mcp-auth-steps-step8",
         "Step 8: scopes and roles",
@@ -72,6 +73,7 @@ async fn main() -> Result<(), Fatal> {
     .with_dispatch()
     .per_caller()
     .with_policy(Policy::new(metadata::prm_url(&public_url)).admin_allows_everything());
+    // ANCHOR_END: step8_policy
     let prm = metadata::protected_resource(&public_url, &issuer);
     let app = Health::new(8)
         .field("auth_required", true)

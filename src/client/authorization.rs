@@ -254,6 +254,7 @@ pub fn check_callback(
 /// metadata (RFC 9207 §2.4 "simple string comparison"; MCP 2026-07-28, SEP-2468): no case
 /// folding, no default-port elision, no trailing-slash or percent-encoding normalization. So
 /// `http://localhost:8080/` does not match the issuer `http://localhost:8080`.
+// ANCHOR: check_issuer
 pub fn check_issuer(
     params: &CallbackParams,
     issuer: &str,
@@ -268,6 +269,7 @@ pub fn check_issuer(
         _ => Ok(()),
     }
 }
+// ANCHOR_END: check_issuer
 
 /// A URL for the trace: the values of `code` and `state` shortened with [`redact`].
 pub fn redact_url(url: &Url) -> String {

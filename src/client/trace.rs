@@ -38,11 +38,13 @@ pub const SHOWN_LINE_CHARS: usize = 4000;
 /// controls (Unicode category Cc), the bidirectional embeddings, overrides, isolates and marks
 /// (they reorder what the reader sees, the "Trojan Source" trick), and the Unicode line and
 /// paragraph separators.
+// ANCHOR: must_escape
 fn must_escape(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
             | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
 }
+// ANCHOR_END: must_escape
 
 /// Text from the network, made safe for a terminal: `\n`, `\r`, `\t`, `\x1b` (two hex digits
 /// up to U+00FF), `\u{202e}` (above); everything else as it is. Borrowed when nothing needed

@@ -77,6 +77,7 @@ impl OriginGuard {
     }
 
     /// Is this `Origin` header value allowed? Only the serialized form is (RFC 6454 §6.2).
+    // ANCHOR: check_origin
     pub fn check_origin(&self, value: &str) -> Result<(), &'static str> {
         let origin = parse_serialized_origin(value)?;
         let host = match origin.host() {
@@ -96,6 +97,7 @@ impl OriginGuard {
         }
         Err("not a loopback or allowed origin")
     }
+    // ANCHOR_END: check_origin
 
     /// Is this `Host` header value (or a request target's authority) allowed? `value` is
     /// `host[:port]`.

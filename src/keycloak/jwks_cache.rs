@@ -105,6 +105,7 @@ impl JwksCache {
     /// The key for `kid`; an unknown `kid` triggers at most one rate-limited refetch. Still
     /// unknown after that: [`KeyError::UnknownKid`] when the last fetch succeeded, else
     /// [`KeyError::Unavailable`].
+    // ANCHOR: unknown_kid_refetch
     pub async fn key(&self, kid: &str) -> Result<Arc<PublicKey>, KeyError> {
         if let Some(key) = self.lookup(kid) {
             return Ok(key);
@@ -123,6 +124,7 @@ impl JwksCache {
                 return Ok(key);
             }
         }
+        // ANCHOR_END: unknown_kid_refetch
         // An unknown kid is a bad token only when the issuer's current keys are known: while the
         // last fetch failed (Keycloak down), it may be a key the issuer rotated in, so say
         // "unavailable" (503 + Retry-After) rather than "invalid".

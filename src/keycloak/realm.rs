@@ -213,6 +213,7 @@ pub async fn verify_realm(
         "the realm needs an active RS256 key (Realm settings → Keys)",
     ));
 
+    // ANCHOR: verify_realm_registration
     checks.extend(realm_policy::verify_registration(client, &text("registration_endpoint")).await);
     checks.push(
         realm_policy::verify_test_client_redirects(client, &text("authorization_endpoint")).await,
@@ -226,6 +227,7 @@ pub async fn verify_realm(
         .await,
     );
     checks.extend(realm_policy::verify_security_settings(client, config, admin).await);
+    // ANCHOR_END: verify_realm_registration
 
     let cache = JwksCache::new(&config.issuer, CacheSettings::default());
     // Load the keys now, so that a token's kid is looked up in a filled cache.

@@ -123,6 +123,7 @@ pub const REGISTRATION_SHAPES: [RegistrationShape; 11] = [
 
 impl RegistrationShape {
     /// The RFC 7591 request body.
+    // ANCHOR: registration_shape_metadata
     pub fn metadata(&self) -> Value {
         let implicit = self.grant_types.contains(&"implicit");
         let mut body = json!({
@@ -138,6 +139,7 @@ impl RegistrationShape {
         }
         body
     }
+    // ANCHOR_END: registration_shape_metadata
 }
 
 /// Sends every [`REGISTRATION_SHAPES`] request and checks the status; deletes each client it

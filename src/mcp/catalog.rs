@@ -202,6 +202,7 @@ fn echo_tool() -> Tool {
             name: "echo",
             title: Some("Echo"),
             description: "Returns the message, repeated repeat_count times (default 1). The result is at most 65536 bytes (64 KiB); a longer one is refused with an error.",
+            // ANCHOR: echo_input_schema
             input_schema: json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
@@ -215,6 +216,7 @@ fn echo_tool() -> Tool {
                 "required": ["message"],
                 "additionalProperties": false
             }),
+            // ANCHOR_END: echo_input_schema
             output_schema: Some(json!({
                 "type": "object",
                 "properties": {"text": {"type": "string", "description": "The echoed text."}},
@@ -233,6 +235,7 @@ fn echo_tool() -> Tool {
 }
 
 /// Checks echo's arguments against its input schema; the error text is what the model reads.
+// ANCHOR: echo_args
 pub fn echo_args(args: &Map<String, Value>) -> Result<(String, usize), String> {
     if let Some(unknown) = args
         .keys()
@@ -267,6 +270,7 @@ pub fn echo_args(args: &Map<String, Value>) -> Result<(String, usize), String> {
     };
     Ok((message, count as usize))
 }
+// ANCHOR_END: echo_args
 
 /// A JSON Schema integer: a number with no fractional part (2 and 2.0 alike).
 fn integer(n: &serde_json::Number) -> Option<i64> {

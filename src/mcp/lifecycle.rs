@@ -146,6 +146,7 @@ impl Refusal {
 
 /// The endpoint's one question: under which era is this message served, or why is it refused?
 /// `is_request` is false for a notification.
+// ANCHOR: classify_era
 pub fn classify(
     headers: &HeaderMap,
     method: &str,
@@ -177,6 +178,7 @@ pub fn classify(
         Some(v) => Err(unsupported(v)),
     }
 }
+// ANCHOR_END: classify_era
 
 /// -32022 with `data: {"supported": […], "requested": …}`.
 pub fn unsupported(requested: &str) -> Refusal {
