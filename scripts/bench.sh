@@ -87,6 +87,7 @@ measure() {
      others_cpu_pct: ([($busy - $cpu - $wrk) / ($b.duration_us / 1e6 * $tick * $cores) * 100, 0] | max),
      jwks_fetches: delta(.issuer_keys.fetches),
      cache_hits: delta(.token_cache.hits), cache_misses: delta(.token_cache.misses),
+     introspection_calls: delta(.introspection.calls),
      log_bytes: $log}' >>"$RESULTS"
   printf '  %-22s %-16s %8.0f req/s  p99 %6.2f ms  non-2xx %s\n' "$name" "$mode" \
     "$(tail -n 1 "$RESULTS" | jq .rps)" "$(tail -n 1 "$RESULTS" | jq .p99_ms)" \
@@ -108,6 +109,13 @@ RUST_LOG=warn start_step8;          measure "step 8, RUST_LOG=warn" "one token" 
 start_server step4;                 measure "step 4 (no auth)" "one token" "$ONE8"
 start_step10;                       measure "step 10" "one token" "$ONE10"
 start_step10 --token-cache-size 0;  measure "step 10, cache off" "distinct tokens" "$WORK/step10-distinct.txt" "$ONE10"
+# TOKEN_CHECK=introspection: the answer kept 10 s (the default), then asked every time (the
+# uncached cost: one RFC 7662 call to Keycloak per request).
+INTRO_SECRET="$(jq -r '.clients[] | select(.clientId == "echo-mcp-server") | .secret' "$ROOT/env/keycloak/mcp-realm.json")"
+INTROSPECTION_CLIENT_SECRET="$INTRO_SECRET" start_step10 --token-check introspection
+measure "step 10, introspection" "one token" "$ONE10"
+INTROSPECTION_CLIENT_SECRET="$INTRO_SECRET" start_step10 --token-check introspection --introspection-cache-seconds 0
+measure "step 10, introspection uncached" "one token" "$ONE10"
 # The same call in the 2026-07-28 shape (headers and _meta; the era checks run in step 8).
 SHAPE=modern
 start_baseline;                     measure "baseline (no auth)" "one token, modern" "$ONE8"
@@ -146,6 +154,9 @@ target "$(jq -n "$S8D >= 8000")" "step 8, distinct tokens: $(jq -n "$S8D | floor
 target "$(r "step 8" "distinct tokens" '.cache_hits == 0 and .non2xx == 0')" "step 8, distinct tokens: every request verified in full ($(r "step 8" "distinct tokens" .cache_hits) cache hits, $(r "step 8" "distinct tokens" .non2xx) non-2xx)"
 target "$(jq -n "$S10 >= 0.90 * $S8")" "step 10, one token: $(pct "$S10" "$S8")% of step 8's req/s (target within 10%)"
 target "$(jq -n "$S10D >= 0.90 * $S8D")" "step 10, every request verified: $(pct "$S10D" "$S8D")% of step 8's distinct-token req/s (target within 10%)"
+S10I="$(r "step 10, introspection" "one token" .rps)"
+target "$(jq -n "$S10I >= 0.85 * $S10")" "step 10, introspection with its 10 s cache: $(pct "$S10I" "$S10")% of offline step 10's req/s (target within 15%); $(r "step 10, introspection" "one token" .introspection_calls) introspection calls in the ${DURATION} s run"
+echo "- ℹ️ step 10, introspection uncached (INTROSPECTION_CACHE_SECONDS=0, one Keycloak call per request): $(r "step 10, introspection uncached" "one token" '.rps | floor') req/s, p50 $(r "step 10, introspection uncached" "one token" '.p50_ms * 100 | round / 100') ms, p99 $(r "step 10, introspection uncached" "one token" '.p99_ms * 100 | round / 100') ms, $(r "step 10, introspection uncached" "one token" .introspection_calls) introspection calls (not a target: what the cache saves)" >>"$CHECKS"
 target "$(jq -s '[.[] | select(.name | startswith("step 10")) | .jwks_fetches] | all(. == 0)' "$RESULTS")" "step 10: $(jq -s '[.[] | select(.name | startswith("step 10")) | .jwks_fetches] | add' "$RESULTS") JWKS fetches during the steady runs (target 0)"
 target "$(jq -s '[.[] | select(.name | startswith("step")) | .non2xx + .socket_errors] | add == 0' "$RESULTS")" "no non-2xx answer and no socket error in any authenticated run"
 S8M="$(r "step 8" "one token, modern" .rps)"

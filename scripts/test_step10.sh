@@ -83,6 +83,7 @@ section "/health reports the issuer's keys"
 health
 expect_status 200 "/health"
 expect_jq '.status == "healthy" and .step == 10 and .auth_required == true' "/health: healthy, step 10, auth_required"
+expect_jq '.token_check == "jwt" and (has("introspection") | not)' "/health: token_check jwt (the default), no introspection counters"
 expect_jq '.issuer_keys.state == "ok" and .issuer_keys.keys >= 1' "/health: issuer_keys.state ok, keys >= 1"
 expect_jq ".issuer_keys.jwks_uri == \"$ISS/protocol/openid-connect/certs\"" "/health: jwks_uri found by OIDC discovery"
 expect_jq '.issuer_keys.fetches == 1 and (.issuer_keys | has("last_error") | not)' "/health: one JWKS fetch at start, no error"
@@ -322,12 +323,84 @@ expect_status 401 "a token naming a kid Keycloak does not publish"
 expect_jq '.error_description == "unknown signing key (kid)"' "body: unknown signing key (kid)"
 keys_state '.issuer_keys.fetches == 2 and .issuer_keys.state == "ok"' "the unknown kid caused one refetch (fetches 1 -> 2)"
 
+section "token check by introspection (RFC 7662): sessions that end, against the offline check"
+INTRO_SECRET="$(jq -r '.clients[] | select(.clientId == "echo-mcp-server") | .secret' "$REALM_FILE")"
+INTROSPECTION_CLIENT_SECRET="$INTRO_SECRET" start_server step10 --token-check introspection --introspection-cache-seconds 2
+IS="$BASE"; IS_LOG="$SERVER_LOG"
+expect_config "$IS_LOG" TOKEN_CHECK introspection flag "TOKEN_CHECK from the flag"
+expect_config "$IS_LOG" INTROSPECTION_CLIENT_ID echo-mcp-server default "INTROSPECTION_CLIENT_ID default: echo-mcp-server"
+expect_config "$IS_LOG" INTROSPECTION_CLIENT_SECRET "(set)" environment "the secret is printed as (set)"
+expect_config "$IS_LOG" INTROSPECTION_CACHE_SECONDS 2 flag "INTROSPECTION_CACHE_SECONDS from the flag"
+if grep -qF -- "$INTRO_SECRET" "$IS_LOG"; then fail "the introspection secret appears in the log"; else pass "the introspection secret appears nowhere in the log"; fi
+if grep -q 'introspection client accepted by the issuer client=echo-mcp-server' "$IS_LOG"; then pass "start: the client's credentials tried and accepted"
+else fail "start: no 'introspection client accepted' line"; fi
+# intro_state JQ DESCRIPTION: a condition on the introspection server's /health.
+intro_state() { local saved="$BASE"; BASE="$IS"; health; expect_jq "$1" "$2"; BASE="$saved"; }
+intro_calls() { curl -sS --max-time 5 "$IS/health" | jq -r '.introspection.calls'; }
+intro_state '.token_check == "introspection" and .introspection.cache_seconds == 2 and .introspection.last_error == null' \
+  "/health: token_check introspection, cache 2 s, no error"
+# both CODE WHAT TOKEN: tools/list with TOKEN on the introspection server (IS) and the offline one (D).
+on() { local saved="$BASE"; BASE="$1"; auth_rpc "$3" "$(body_for tools/list 900)"; expect_status "$2" "$4"; BASE="$saved"; }
+
+T_LO="$(kc_token mcp-user user123 "openid mcp:read mcp:tools")" || exit 1
+before="$(intro_calls)"
+for i in $(seq 1 20); do
+  curl -sS -o /dev/null --max-time 5 "$IS/mcp" -H "Authorization: Bearer $T_LO" -H 'Content-Type: application/json' \
+    -H 'MCP-Protocol-Version: 2025-11-25' --data "$(body_for tools/list "$((920 + i))")"
+done
+after="$(intro_calls)"
+expect_eq "$((after - before))" 1 "20 requests with one token within the cache time: one introspection call"
+on "$IS" 200 "$T_LO" "introspection: mcp-user's token → 200"
+on "$D" 200 "$T_LO" "offline: the same token → 200"
+USER_ID="$(kc_admin GET "/admin/realms/$KC_REALM/users?username=mcp-user&exact=true" | jq -r '.[0].id')"
+kc_admin POST "/admin/realms/$KC_REALM/users/$USER_ID/logout" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: mcp-user logged out of every session (HTTP 204)"
+sleep 3   # the cache time (2 s) plus one second
+on "$IS" 401 "$T_LO" "introspection, 3 s after the logout: 401"
+expect_header WWW-Authenticate 'Bearer realm="mcp", error="invalid_token", error_description="token is not active \(introspection\)", resource_metadata=' \
+  "introspection: the same challenge as the offline path, invalid_token: token is not active (introspection)"
+on "$D" 200 "$T_LO" "offline, after the same logout: still 200 (the blind spot introspection closes)"
+
+T_RO_I="$(kc_token mcp-readonly readonly123 "openid mcp:read")" || exit 1
+on "$IS" 200 "$T_RO_I" "introspection: mcp-readonly's token → 200"
+RO_ID="$(kc_admin GET "/admin/realms/$KC_REALM/users?username=mcp-readonly&exact=true" | jq -r '.[0].id')"
+AT_EXIT+=("kc_admin PUT '/admin/realms/$KC_REALM/users/$RO_ID' '{\"enabled\":true}' >/dev/null")
+kc_admin PUT "/admin/realms/$KC_REALM/users/$RO_ID" '{"enabled":false}' >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: mcp-readonly disabled (HTTP 204)"
+sleep 3
+on "$IS" 401 "$T_RO_I" "introspection, 3 s after the user was disabled: 401"
+on "$D" 200 "$T_RO_I" "offline, the disabled user's token: still 200"
+kc_admin PUT "/admin/realms/$KC_REALM/users/$RO_ID" '{"enabled":true}' >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: mcp-readonly enabled again (HTTP 204)"
+sleep 3
+on "$IS" 200 "$T_RO_I" "introspection, once enabled again: 200 (why negative answers are not kept longer than the cache time)"
+
+T_OTHER="$(kc_token mcp-user user123 "openid")" || exit 1
+before="$(intro_calls)"
+on "$IS" 401 "$T_OTHER" "a token for another audience (scope openid only, aud without $PUBLIC/mcp): 401"
+expect_jq '.error_description == "unexpected audience"' "refused by the offline check: unexpected audience"
+expect_eq "$(intro_calls)" "$before" "refused before any introspection call (forged or foreign tokens cost Keycloak nothing)"
+
+section "bad introspection configuration stops step10 at start, naming the cause"
+INTROSPECTION_CLIENT_SECRET=not-the-secret-step10 expect_exit nonzero "a wrong introspection secret" "$BIN/step10" --port 0 --token-check introspection
+expect_output 'INTROSPECTION_CLIENT_SECRET: "\(set\)" is not valid: Keycloak refused the client echo-mcp-server at its introspection endpoint \(HTTP 401 invalid_client\)' \
+  "message: Keycloak refused the client (HTTP 401 invalid_client), naming INTROSPECTION_CLIENT_SECRET"
+if grep -q 'not-the-secret-step10' "$WORK/exit.out"; then fail "the wrong secret appears in the output"; else pass "the wrong secret appears nowhere in the output"; fi
+expect_exit nonzero "introspection without a secret" env -u INTROSPECTION_CLIENT_SECRET "$BIN/step10" --port 0 --token-check introspection
+expect_output 'missing: INTROSPECTION_CLIENT_SECRET \(TOKEN_CHECK=introspection authenticates' "message: INTROSPECTION_CLIENT_SECRET missing"
+TOKEN_CHECK=opaque expect_exit nonzero "TOKEN_CHECK=opaque" "$BIN/step10" --port 0
+expect_output 'TOKEN_CHECK: "opaque" is not valid: jwt or introspection is expected' "message names TOKEN_CHECK and the two values"
+INTROSPECTION_CLIENT_SECRET="$INTRO_SECRET" expect_exit nonzero "INTROSPECTION_CACHE_SECONDS=3600" "$BIN/step10" --port 0 --token-check introspection --introspection-cache-seconds 3600
+expect_output 'INTROSPECTION_CACHE_SECONDS: "3600" is not valid: a whole number from 0 to 300 is expected' "message names INTROSPECTION_CACHE_SECONDS and its range"
+
 if ! "$ROOT/scripts/keycloak.sh" status >/dev/null 2>&1; then
   fail "Keycloak at $KEYCLOAK_URL was not started by scripts/keycloak.sh: the outage and rotation tests need to stop and start it"
   finish
 fi
 
 section "Keycloak stopped: the last good keys keep serving; an unknown kid is 503, not invalid_token"
+kc_token mcp-admin admin123 "openid mcp:read" >"$WORK/t-out.txt" || exit 1
+on "$IS" 200 "$(cat "$WORK/t-out.txt")" "introspection before the outage: mcp-admin's token → 200"
 "$ROOT/scripts/keycloak.sh" stop >"$WORK/kc-stop.log" 2>&1
 if kc_discovery_answers "$KEYCLOAK_URL"; then fail "Keycloak still answers after scripts/keycloak.sh stop"; else pass "Keycloak is down (scripts/keycloak.sh stop)"; fi
 served=0
@@ -345,6 +418,14 @@ expect_jq '.error == "temporarily_unavailable"' "503 body: temporarily_unavailab
 health
 expect_jq '.issuer_keys.state == "ok" and .issuer_keys.keys >= 1' "/health: still ok with the cached key"
 expect_jq '.issuer_keys.last_error | startswith("GET ")' "/health: last_error records the failed refetch"
+T_OUT="$(cat "$WORK/t-out.txt")"
+sleep 2.1   # past the introspection cache time: the next request must ask Keycloak
+on "$IS" 503 "$T_OUT" "introspection while Keycloak is down: 503, never a pass and never a 401"
+expect_header Retry-After '^[0-9]+$' "introspection 503 carries Retry-After"
+expect_no_header WWW-Authenticate "introspection 503 is not an invalid_token challenge"
+expect_jq '.error == "temporarily_unavailable" and .error_description == "the authorization server cannot confirm the token right now"' \
+  "503 body: temporarily_unavailable, the authorization server cannot confirm the token right now"
+intro_state '.introspection.last_error | startswith("POST ")' "/health: introspection.last_error records the failed call"
 start_server step10 --jwks-min-refetch 1
 U="$BASE"
 health
@@ -367,6 +448,8 @@ BASE="$D"
 auth_rpc "$(jwt_edit "$T_DCR" '{"kid":"kid-after-the-outage"}' '{}')" "$(body_for tools/call 703)"
 expect_status 401 "an unknown kid once Keycloak answers again: invalid_token (401)"
 keys_state '(.issuer_keys | has("last_error") | not)' "/health: error cleared after the refetch"
+on "$IS" 200 "$T_OUT" "introspection once Keycloak answers again: 200, without a restart"
+intro_state '.introspection.last_error == null' "/health: introspection error cleared"
 
 section "key rotation through the Admin REST API: a new active RSA key, the old one removed"
 R="/admin/realms/$KC_REALM"

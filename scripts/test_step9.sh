@@ -19,8 +19,11 @@ ISS="$KC_ISSUER"
 AUD="http://localhost:9000/mcp"
 # step9 reads the realm's brute-force and offline-session settings through the Admin REST API.
 export KEYCLOAK_ADMIN_USER="$KC_ADMIN_USER" KEYCLOAK_ADMIN_PASSWORD="$KC_ADMIN_PASSWORD"
+# ... and checks that Keycloak accepts step 10's introspecting client with the realm file's secret.
+INTRO_SECRET="$(jq -r '.clients[] | select(.clientId == "echo-mcp-server") | .secret' "$ROOT/env/keycloak/mcp-realm.json")"
+export INTROSPECTION_CLIENT_SECRET="$INTRO_SECRET"
 # ROWS: how many rows a correct realm has.
-ROWS=35
+ROWS=36
 
 # step9 ARGS...: runs step9 (expect_exit does that); this one squeezes the table's padding so rows
 # can be compared as single-spaced lines.
@@ -65,6 +68,8 @@ expect_line "ok mcp-test-client: redirect URIs exact /callback 200, /other 400 /
 expect_line "ok refresh token reused HTTP 200, then 400 invalid_grant HTTP 200, then 400 invalid_grant" "row: a refresh token works once"
 expect_line "ok brute-force detection on, lockout after <= 10 failures on, 5 failures, 60 s" "row: brute-force detection on (5 failures, 60 s)"
 expect_line "ok offline sessions limited max lifespan on on, 5184000 s" "row: offline sessions end after 60 days"
+expect_line "ok introspection client echo-mcp-server accepted (probe: active false) accepted" "row: Keycloak accepts step 10's introspecting client"
+if grep -qF -- "$INTRO_SECRET" "$WORK/exit.out"; then fail "the introspection secret appears in step9's output"; else pass "the introspection secret appears nowhere in step9's output"; fi
 expect_line "ok mcp-admin: token verifies (sig, iss, aud) valid valid" "row: mcp-admin token verifies"
 expect_line "ok mcp-admin: MCP scopes mcp:prompts mcp:read mcp:tools mcp:prompts mcp:read mcp:tools" "row: mcp-admin MCP scopes"
 expect_line "ok mcp-admin: azp mcp-test-client mcp-test-client" "row: mcp-admin azp"
@@ -84,7 +89,7 @@ expect_no_line '^(FAIL|fix:)' "no FAIL row and no fix: line"
 expect_line "$ROWS passed, 0 failed" "summary line: $ROWS passed, 0 failed"
 
 section "--env env/keycloak_direct.env: the environment beats the file"
-unset KEYCLOAK_ADMIN_USER KEYCLOAK_ADMIN_PASSWORD
+unset KEYCLOAK_ADMIN_USER KEYCLOAK_ADMIN_PASSWORD INTROSPECTION_CLIENT_SECRET
 # The file names Keycloak on :8080; KEYCLOAK_URL and JWT_ISSUER from the environment win.
 JWT_ISSUER="$ISS" expect_exit 0 "env file + environment overrides verify the realm" \
   "$BIN/step9" --env env/keycloak_direct.env --wait 10
@@ -103,8 +108,13 @@ squeeze
 expect_line "FAIL brute-force detection read through the Admin REST API no admin credentials" "row: brute-force detection not checked without credentials is a FAIL, not a pass"
 expect_line "fix: brute-force detection: set KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD (env/keycloak_direct.env has the demo ones) so step9 can read the realm's settings" \
   "fix line names the two variables"
-expect_line "$((ROWS - 2)) passed, 2 failed" "summary line: $((ROWS - 2)) passed, 2 failed"
-export KEYCLOAK_ADMIN_USER="$KC_ADMIN_USER" KEYCLOAK_ADMIN_PASSWORD="$KC_ADMIN_PASSWORD"
+expect_line "FAIL introspection client echo-mcp-server accepted (probe: active false) INTROSPECTION_CLIENT_SECRET not set" \
+  "row: without INTROSPECTION_CLIENT_SECRET the introspection client is a FAIL, not a pass"
+expect_line "$((ROWS - 3)) passed, 3 failed" "summary line: $((ROWS - 3)) passed, 3 failed"
+INTROSPECTION_CLIENT_SECRET=not-the-secret expect_exit 1 "a wrong introspection secret: exit 1" "$BIN/step9" --wait 10
+squeeze
+expect_line "FAIL introspection client echo-mcp-server accepted (probe: active false) refused: HTTP 401 invalid_client" "row: Keycloak refuses a wrong secret (HTTP 401 invalid_client)"
+export KEYCLOAK_ADMIN_USER="$KC_ADMIN_USER" KEYCLOAK_ADMIN_PASSWORD="$KC_ADMIN_PASSWORD" INTROSPECTION_CLIENT_SECRET="$INTRO_SECRET"
 
 JWT_AUDIENCE=from-env expect_exit 0 "a flag beats the environment" \
   "$BIN/step9" --wait 10 --jwt-audience "$AUD"

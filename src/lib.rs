@@ -14,7 +14,7 @@
 //! | 2 | 6 | `step6` | [`auth::bearer_auth`] (RFC 6750), [`auth::identity`] (and the `whoami` tool) |
 //! | 2 | 7 | `step7` | [`auth::metadata`] (RFC 9728 / RFC 8414), [`http::cors`], challenges with `resource_metadata` |
 //! | 2 | 8 | `step8` | [`auth::policy`] (scopes and roles → 403 `insufficient_scope`), [`auth::token_cache`] |
-//! | 3 | 9 | `step9` | [`keycloak::realm`] (realm verification, `--apply`), [`keycloak::realm_policy`] (registration shapes, realm security settings), [`keycloak::env_config`] (flag > env > file), [`keycloak::settings`] |
+//! | 3 | 9 | `step9` | [`keycloak::realm`] (realm verification, `--apply`), [`keycloak::realm_policy`] (registration shapes, realm security settings), [`keycloak::introspection`] (step 10's RFC 7662 check), [`keycloak::env_config`] (flag > env > file), [`keycloak::settings`] |
 //! | 3 | 10 | `step10` | [`keycloak::jwks_cache`] (the issuer's keys, cached) |
 //! | 4 | 11 | `step11` (a client) | [`client::discovery`], [`client::registration`], [`client::authorization`], [`client::transport`], [`client::host`], with [`client::http_client`] and [`client::trace`] |
 

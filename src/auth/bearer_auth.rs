@@ -155,6 +155,22 @@ pub enum AuthError {
     InvalidToken(String),
     /// No keys could be had from the issuer → 503 `temporarily_unavailable`.
     KeysUnavailable,
+    /// A [`TokenConfirmation`] (step 10's introspection) could not get an answer from the
+    /// issuer → 503 `temporarily_unavailable`, never a pass and never a 401.
+    ConfirmationUnavailable,
+}
+
+/// The future a [`TokenConfirmation`] returns.
+pub type Confirming<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Arc<Identity>, AuthError>> + Send + 'a>,
+>;
+
+/// A second check after a token verified offline: ask the issuer whether it is still active
+/// (step 10's RFC 7662 introspection, which part 3 adds in `keycloak`). Gets the identity the
+/// token's claims gave, returns the identity to use, or why the token is refused.
+pub trait TokenConfirmation: std::fmt::Debug + Send + Sync {
+    /// Confirms `token`, which verified as `verified`.
+    fn confirm<'a>(&'a self, token: &'a str, verified: Arc<Identity>) -> Confirming<'a>;
 }
 
 /// Verifies tokens and turns them into an [`Identity`].
@@ -435,7 +451,9 @@ impl Challenge {
         let status = match error {
             AuthError::Missing | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            AuthError::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::KeysUnavailable | AuthError::ConfirmationUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         };
         let body = match error.code_and_description() {
             Some((code, description)) => json!({"error": code, "error_description": description}),
@@ -444,7 +462,7 @@ impl Challenge {
             }
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let AuthError::KeysUnavailable = error {
+        if let AuthError::KeysUnavailable | AuthError::ConfirmationUnavailable = error {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -477,6 +495,10 @@ impl AuthError {
                 "temporarily_unavailable",
                 "the issuer's signing keys cannot be fetched right now".to_string(),
             )),
+            AuthError::ConfirmationUnavailable => Some((
+                "temporarily_unavailable",
+                "the authorization server cannot confirm the token right now".to_string(),
+            )),
         }
     }
 }
@@ -487,6 +509,7 @@ pub struct BearerAuth {
     validator: TokenValidator,
     challenge: Challenge,
     token_cache: Option<Arc<TokenCache>>,
+    confirmation: Option<Arc<dyn TokenConfirmation>>,
 }
 
 impl BearerAuth {
@@ -496,6 +519,7 @@ impl BearerAuth {
             validator,
             challenge: Challenge::default(),
             token_cache: None,
+            confirmation: None,
         }
     }
 
@@ -508,6 +532,13 @@ impl BearerAuth {
     /// Steps 8 and 10: remember verified tokens until their `exp` (see [`crate::auth::token_cache`]).
     pub fn with_token_cache(mut self, cache: Arc<TokenCache>) -> Self {
         self.token_cache = Some(cache);
+        self
+    }
+
+    /// Step 10 with `TOKEN_CHECK=introspection`: every token that verifies offline (or from the
+    /// token cache) is also confirmed by `confirmation` before the request goes on.
+    pub fn with_confirmation(mut self, confirmation: Arc<dyn TokenConfirmation>) -> Self {
+        self.confirmation = Some(confirmation);
         self
     }
 
@@ -578,21 +609,31 @@ impl<S: HttpService> Service<Request> for Authenticated<S> {
             }
         };
         let cache = self.auth.token_cache.as_deref();
-        // This exact token verified before (steps 8 and 10): on to the route at once.
-        if let Some(identity) = cache.and_then(|cache| self.auth.validator.cached(token, cache)) {
-            admit(&mut request, identity);
+        let cached = cache.and_then(|cache| self.auth.validator.cached(token, cache));
+        // This exact token verified before (steps 8 and 10): on to the route at once, unless
+        // the issuer must confirm it too.
+        if let Some(identity) = &cached
+            && self.auth.confirmation.is_none()
+        {
+            admit(&mut request, Arc::clone(identity));
             return Box::pin(self.inner.call(request));
         }
-        // Verify in full, which may wait for the issuer's keys (step 10). The route, made ready
-        // by `poll_ready`, goes into the future; a fresh clone stays here for the next request.
+        // Verify in full, which may wait for the issuer's keys (step 10), then confirm. The
+        // route, made ready by `poll_ready`, goes into the future; a fresh clone stays here for
+        // the next request.
         let token = token.to_owned();
         let auth = Arc::clone(&self.auth);
         let fresh = self.inner.clone();
         let mut route = std::mem::replace(&mut self.inner, fresh);
         Box::pin(async move {
-            let verified = match &auth.token_cache {
-                Some(cache) => auth.validator.validate_and_remember(&token, cache).await,
-                None => auth.validator.validate(&token).await,
+            let verified = match (cached, &auth.token_cache) {
+                (Some(identity), _) => Ok(identity),
+                (None, Some(cache)) => auth.validator.validate_and_remember(&token, cache).await,
+                (None, None) => auth.validator.validate(&token).await,
+            };
+            let verified = match (verified, &auth.confirmation) {
+                (Ok(identity), Some(confirmation)) => confirmation.confirm(&token, identity).await,
+                (result, _) => result,
             };
             match verified {
                 Ok(identity) => {

@@ -26,8 +26,11 @@ use mcp_auth_steps::http::health::Health;
 use mcp_auth_steps::http::origin_guard::OriginGuard;
 use mcp_auth_steps::http::request_log;
 use mcp_auth_steps::http::server::{self, ServerArgs};
+use mcp_auth_steps::keycloak::introspection;
 use mcp_auth_steps::keycloak::jwks_cache::JwksCache;
-use mcp_auth_steps::keycloak::settings::{self, JwksArgs, KeycloakArgs, RESOURCE_CLIENT};
+use mcp_auth_steps::keycloak::settings::{
+    self, JwksArgs, KeycloakArgs, RESOURCE_CLIENT, TokenCheckArgs,
+};
 use mcp_auth_steps::mcp::catalog::Catalog;
 use mcp_auth_steps::mcp::dispatch::McpService;
 use mcp_auth_steps::mcp::lifecycle::ServerInfo;
@@ -49,6 +52,8 @@ struct Args {
     jwks: JwksArgs,
     #[command(flatten)]
     token_cache: TokenCacheArgs,
+    #[command(flatten)]
+    token_check: TokenCheckArgs,
 }
 
 #[tokio::main]
@@ -79,6 +84,15 @@ async fn main() -> Result<(), Fatal> {
     let auth = BearerAuth::new(validator)
         .with_challenge(challenge)
         .with_token_cache(Arc::clone(&token_cache));
+    // ANCHOR_END: step10_keycloak
+    // ANCHOR: step10_introspection
+    let introspector =
+        introspection::start(issuer, audience, RESOURCE_CLIENT, config.introspection).await?;
+    let auth = match &introspector {
+        Some(introspector) => auth.with_confirmation(introspector.clone()),
+        None => auth,
+    };
+    // ANCHOR_END: step10_introspection
     let mcp = McpService::new(ServerInfo::new(
         "mcp-auth-steps-step10",
         "Step 10: Keycloak",
@@ -87,14 +101,20 @@ async fn main() -> Result<(), Fatal> {
     .with_dispatch()
     .per_caller()
     .with_policy(Policy::new(metadata::prm_url(public_url)));
-    // ANCHOR_END: step10_keycloak
     let prm = metadata::protected_resource(public_url, issuer);
     let health_cache = Arc::clone(&cache);
     let app = Health::new(10)
         .field("auth_required", true)
+        .field("token_check", config.token_check.name())
         .dynamic(Arc::new(move || {
             let mut fields = health_cache.health();
             fields.extend(token_cache.health());
+            fields.extend(
+                introspector
+                    .as_ref()
+                    .map(|i| i.health())
+                    .unwrap_or_default(),
+            );
             fields
         }))
         .router()

@@ -20,7 +20,9 @@ use mcp_auth_steps::http::config::{ConfigError, Fatal};
 use mcp_auth_steps::http::request_log;
 use mcp_auth_steps::keycloak::env_config::{EnvFile, Resolver};
 use mcp_auth_steps::keycloak::realm::{self, AdminCredentials, Applied};
-use mcp_auth_steps::keycloak::settings::{self, KeycloakArgs, KeycloakConfig};
+use mcp_auth_steps::keycloak::settings::{
+    self, IntrospectionClientArgs, KeycloakArgs, KeycloakConfig, RESOURCE_CLIENT,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -54,6 +56,9 @@ struct Args {
         hide_env_values = true
     )]
     admin_password: Option<String>,
+    /// The introspecting client step 10 uses (step 9 checks that Keycloak accepts it).
+    #[command(flatten)]
+    introspection: IntrospectionClientArgs,
 }
 
 #[tokio::main]
@@ -67,6 +72,15 @@ async fn main() -> Result<ExitCode, Fatal> {
     let config = KeycloakConfig::resolve(&mut resolver)?;
     let admin_user = resolver.value("admin_user", "KEYCLOAK_ADMIN_USER", None);
     let admin_password = resolver.secret("admin_password", "KEYCLOAK_ADMIN_PASSWORD");
+    let introspection_client = resolver
+        .value(
+            "introspection_client_id",
+            "INTROSPECTION_CLIENT_ID",
+            Some(RESOURCE_CLIENT.into()),
+        )
+        .unwrap_or_default();
+    let introspection_secret =
+        resolver.secret("introspection_client_secret", "INTROSPECTION_CLIENT_SECRET");
     eprint!("{}", resolver.report());
 
     let client = settings::http_client();
@@ -119,7 +133,11 @@ async fn main() -> Result<ExitCode, Fatal> {
         config.realm,
         config.realm_url()
     );
-    let checks = realm::verify_realm(&client, &config, admin.as_ref()).await;
+    let introspection = (
+        introspection_client.as_str(),
+        introspection_secret.as_deref(),
+    );
+    let checks = realm::verify_realm(&client, &config, admin.as_ref(), introspection).await;
     print!("{}", realm::render_table(&checks));
     let failed = checks.iter().filter(|c| !c.ok).count();
     println!("{} passed, {failed} failed", checks.len() - failed);

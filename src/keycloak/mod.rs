@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod check;
 pub mod env_config;
+pub mod introspection;
 pub mod jwks_cache;
 pub mod realm;
 pub mod realm_policy;

@@ -136,6 +136,7 @@ pub async fn verify_realm(
     client: &reqwest::Client,
     config: &KeycloakConfig,
     admin: Option<&AdminCredentials>,
+    introspection: (&str, Option<&str>),
 ) -> Vec<Check> {
     let mut checks = Vec::new();
     let discovery_url = format!("{}/.well-known/openid-configuration", config.realm_url());
@@ -227,6 +228,10 @@ pub async fn verify_realm(
         .await,
     );
     checks.extend(realm_policy::verify_security_settings(client, config, admin).await);
+    let (introspection_client, secret) = introspection;
+    checks.push(
+        realm_policy::verify_introspection_client(config, introspection_client, secret).await,
+    );
     // ANCHOR_END: verify_realm_registration
 
     let cache = JwksCache::new(&config.issuer, CacheSettings::default());

@@ -9,12 +9,14 @@
 //! - [`verify_test_client_redirects`]: `mcp-test-client` compares redirect URIs exactly.
 //! - [`verify_security_settings`]: brute-force detection and the offline-session limit, read
 //!   through the Admin REST API (they cannot be seen from outside without locking an account).
+//! - [`verify_introspection_client`]: step 10's introspecting client is accepted by Keycloak.
 
 use serde_json::{Value, json};
 
 use crate::auth::policy::MCP_SCOPES;
 use crate::keycloak::admin::{AdminCredentials, admin_token};
 use crate::keycloak::check::Check;
+use crate::keycloak::introspection::{CredentialCheck, IntrospectionSettings, Introspector};
 use crate::keycloak::settings::{KeycloakConfig, TEST_CLIENT};
 
 /// The host domains whose `https` redirect URIs a self-registered client may use: the realm
@@ -366,4 +368,45 @@ pub async fn verify_security_settings(
             "set offlineSessionMaxLifespanEnabled true and offlineSessionMaxLifespan 5184000 (60 days) in the realm",
         ),
     ]
+}
+
+/// Step 10's `TOKEN_CHECK=introspection` authenticates as the resource server's confidential
+/// client: Keycloak must accept `(client_id, secret)` at its introspection endpoint (a probe
+/// token is answered `active: false`).
+pub async fn verify_introspection_client(
+    config: &KeycloakConfig,
+    client_id: &str,
+    secret: Option<&str>,
+) -> Check {
+    let what = format!("introspection client {client_id}");
+    let expected = "accepted (probe: active false)";
+    let fix = format!(
+        "give {client_id} clientAuthenticatorType client-secret and a secret in the realm, and set INTROSPECTION_CLIENT_SECRET to it (env/keycloak_direct.env has the demo one)"
+    );
+    let Some(secret) = secret else {
+        return Check::new(
+            what,
+            expected,
+            "INTROSPECTION_CLIENT_SECRET not set",
+            false,
+            fix,
+        );
+    };
+    let probe = Introspector::new(
+        &config.issuer,
+        &config.audience,
+        client_id,
+        IntrospectionSettings {
+            client_id: client_id.to_string(),
+            client_secret: secret.to_string(),
+            ttl: std::time::Duration::ZERO,
+            max_entries: 0,
+        },
+    );
+    let (actual, ok) = match probe.check_credentials().await {
+        CredentialCheck::Accepted => ("accepted".to_string(), true),
+        CredentialCheck::Refused(why) => (format!("refused: {why}"), false),
+        CredentialCheck::Unreachable(why) => (format!("no answer: {why}"), false),
+    };
+    Check::new(what, expected, actual, ok, fix)
 }

@@ -15,6 +15,7 @@ use crate::http::config::ConfigError;
 use crate::http::origin_guard::GuardArgs;
 use crate::http::server::PublicUrl;
 use crate::keycloak::env_config::{EnvFile, Resolver};
+use crate::keycloak::introspection::{IntrospectionSettings, TokenCheck};
 use crate::keycloak::jwks_cache::CacheSettings;
 
 /// The demo client used for password grants (direct access grants enabled in the realm file).
@@ -129,6 +130,50 @@ pub struct JwksArgs {
     pub jwks_min_refetch: Option<String>,
 }
 
+/// Flags for how step 10 checks a token: offline (`jwt`, the default) or also by RFC 7662
+/// introspection at Keycloak. Plain strings, parsed by [`resolve_server_config`].
+#[derive(clap::Args, Debug, Clone)]
+pub struct TokenCheckArgs {
+    /// `jwt` (offline, the default) or `introspection` (offline, then Keycloak's introspection).
+    #[arg(long = "token-check", env = "TOKEN_CHECK")]
+    pub token_check: Option<String>,
+    /// The client that introspects.
+    #[command(flatten)]
+    pub client: IntrospectionClientArgs,
+    /// The longest an introspection answer is kept, in seconds (default 10, at most 300; 0: ask
+    /// every time).
+    #[arg(
+        long = "introspection-cache-seconds",
+        env = "INTROSPECTION_CACHE_SECONDS"
+    )]
+    pub introspection_cache_seconds: Option<String>,
+    /// The most introspection answers kept (default 10000).
+    #[arg(
+        long = "introspection-cache-entries",
+        env = "INTROSPECTION_CACHE_ENTRIES"
+    )]
+    pub introspection_cache_entries: Option<String>,
+}
+
+/// The confidential client step 10 introspects as (step 9 checks that Keycloak accepts it).
+#[derive(clap::Args, Debug, Clone)]
+pub struct IntrospectionClientArgs {
+    /// The client's id (default echo-mcp-server).
+    #[arg(long = "introspection-client-id", env = "INTROSPECTION_CLIENT_ID")]
+    pub introspection_client_id: Option<String>,
+    /// Its secret (never printed).
+    #[arg(
+        long = "introspection-client-secret",
+        env = "INTROSPECTION_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub introspection_client_secret: Option<String>,
+}
+
+/// The longest `INTROSPECTION_CACHE_SECONDS` accepted: a logged-out session must show within
+/// minutes, or introspection buys nothing over the 5-minute tokens.
+pub const MAX_INTROSPECTION_CACHE_SECONDS: u64 = 300;
+
 /// Step 10's resolved configuration.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -142,12 +187,16 @@ pub struct ServerConfig {
     pub cache: CacheSettings,
     /// Verified-token cache entries (`TOKEN_CACHE_SIZE`; 0 = off).
     pub token_cache_size: usize,
+    /// `TOKEN_CHECK`.
+    pub token_check: TokenCheck,
+    /// The introspecting client, with `TOKEN_CHECK=introspection`.
+    pub introspection: Option<IntrospectionSettings>,
     /// The printout: each value and where it came from (no secrets).
     pub report: String,
 }
 
 /// Resolves step 10's settings: `matches` from a command that flattens `ServerArgs`,
-/// [`KeycloakArgs`], `TokenArgs` and [`JwksArgs`]; `env_file` from `--env`.
+/// [`KeycloakArgs`], `TokenArgs`, [`JwksArgs`] and [`TokenCheckArgs`]; `env_file` from `--env`.
 pub fn resolve_server_config(
     matches: &ArgMatches,
     env_file: Option<&Path>,
@@ -187,13 +236,76 @@ pub fn resolve_server_config(
         )
         .unwrap_or_default();
     let token_cache_size = crate::auth::token_cache::parse_size(&size)?;
+    let raw = r
+        .value("token_check", "TOKEN_CHECK", Some("jwt".into()))
+        .unwrap_or_default();
+    let token_check = TokenCheck::parse(&raw).ok_or_else(|| ConfigError::Invalid {
+        name: "TOKEN_CHECK",
+        value: raw.clone(),
+        why: "jwt or introspection is expected".into(),
+    })?;
+    let introspection = match token_check {
+        TokenCheck::Jwt => None,
+        TokenCheck::Introspection => Some(introspection_settings(&mut r)?),
+    };
     Ok(ServerConfig {
         public_url,
         keycloak,
         guard,
         cache,
         token_cache_size,
+        token_check,
+        introspection,
         report: r.report(),
+    })
+}
+
+fn introspection_settings(r: &mut Resolver<'_>) -> Result<IntrospectionSettings, ConfigError> {
+    let client_id = r
+        .value(
+            "introspection_client_id",
+            "INTROSPECTION_CLIENT_ID",
+            Some(RESOURCE_CLIENT.into()),
+        )
+        .unwrap_or_default();
+    let client_secret = r
+        .secret("introspection_client_secret", "INTROSPECTION_CLIENT_SECRET")
+        .filter(|s| !s.is_empty())
+        .ok_or(ConfigError::Missing(
+            "INTROSPECTION_CLIENT_SECRET (TOKEN_CHECK=introspection authenticates to Keycloak's introspection endpoint as a confidential client)",
+        ))?;
+    let number = |r: &mut Resolver<'_>, id: &str, name: &'static str, default: u64, max: u64| {
+        let raw = r
+            .value(id, name, Some(default.to_string()))
+            .unwrap_or_default();
+        match raw.trim().parse::<u64>() {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(ConfigError::Invalid {
+                name,
+                value: raw.clone(),
+                why: format!("a whole number from 0 to {max} is expected"),
+            }),
+        }
+    };
+    let ttl = number(
+        r,
+        "introspection_cache_seconds",
+        "INTROSPECTION_CACHE_SECONDS",
+        10,
+        MAX_INTROSPECTION_CACHE_SECONDS,
+    )?;
+    let max_entries = number(
+        r,
+        "introspection_cache_entries",
+        "INTROSPECTION_CACHE_ENTRIES",
+        10_000,
+        1_000_000,
+    )?;
+    Ok(IntrospectionSettings {
+        client_id,
+        client_secret,
+        ttl: Duration::from_secs(ttl),
+        max_entries: max_entries as usize,
     })
 }
 
