@@ -21,7 +21,7 @@ use mcp_auth_steps::http::request_log;
 use mcp_auth_steps::keycloak::env_config::{EnvFile, Resolver};
 use mcp_auth_steps::keycloak::realm::{self, AdminCredentials, Applied};
 use mcp_auth_steps::keycloak::settings::{
-    self, IntrospectionClientArgs, KeycloakArgs, KeycloakConfig, RESOURCE_CLIENT,
+    self, IntrospectionClientArgs, KeycloakArgs, KeycloakConfig,
 };
 
 #[derive(Parser, Debug)]
@@ -72,15 +72,8 @@ async fn main() -> Result<ExitCode, Fatal> {
     let config = KeycloakConfig::resolve(&mut resolver)?;
     let admin_user = resolver.value("admin_user", "KEYCLOAK_ADMIN_USER", None);
     let admin_password = resolver.secret("admin_password", "KEYCLOAK_ADMIN_PASSWORD");
-    let introspection_client = resolver
-        .value(
-            "introspection_client_id",
-            "INTROSPECTION_CLIENT_ID",
-            Some(RESOURCE_CLIENT.into()),
-        )
-        .unwrap_or_default();
-    let introspection_secret =
-        resolver.secret("introspection_client_secret", "INTROSPECTION_CLIENT_SECRET");
+    let (introspection_client, introspection_secret) =
+        settings::introspection_client(&mut resolver);
     eprint!("{}", resolver.report());
 
     let client = settings::http_client();

@@ -260,7 +260,9 @@ pub fn resolve_server_config(
     })
 }
 
-fn introspection_settings(r: &mut Resolver<'_>) -> Result<IntrospectionSettings, ConfigError> {
+/// `INTROSPECTION_CLIENT_ID` (default the resource client) and `INTROSPECTION_CLIENT_SECRET`, from
+/// a command that flattens [`IntrospectionClientArgs`] (step 10, and step 9's check of the client).
+pub fn introspection_client(r: &mut Resolver<'_>) -> (String, Option<String>) {
     let client_id = r
         .value(
             "introspection_client_id",
@@ -268,10 +270,15 @@ fn introspection_settings(r: &mut Resolver<'_>) -> Result<IntrospectionSettings,
             Some(RESOURCE_CLIENT.into()),
         )
         .unwrap_or_default();
-    let client_secret = r
+    let secret = r
         .secret("introspection_client_secret", "INTROSPECTION_CLIENT_SECRET")
-        .filter(|s| !s.is_empty())
-        .ok_or(ConfigError::Missing(
+        .filter(|s| !s.is_empty());
+    (client_id, secret)
+}
+
+fn introspection_settings(r: &mut Resolver<'_>) -> Result<IntrospectionSettings, ConfigError> {
+    let (client_id, client_secret) = introspection_client(r);
+    let client_secret = client_secret.ok_or(ConfigError::Missing(
             "INTROSPECTION_CLIENT_SECRET (TOKEN_CHECK=introspection authenticates to Keycloak's introspection endpoint as a confidential client)",
         ))?;
     let number = |r: &mut Resolver<'_>, id: &str, name: &'static str, default: u64, max: u64| {
