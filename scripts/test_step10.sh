@@ -381,6 +381,106 @@ on "$IS" 401 "$T_OTHER" "a token for another audience (scope openid only, aud wi
 expect_jq '.error_description == "unexpected audience"' "refused by the offline check: unexpected audience"
 expect_eq "$(intro_calls)" "$before" "refused before any introspection call (forged or foreign tokens cost Keycloak nothing)"
 
+section "DPoP (RFC 9449): tokens bound to a key; proofs checked on every request; no downgrade to Bearer"
+BASE_BEFORE_DPOP="$BASE"
+DPOP_BIN="$ROOT/target/debug/examples/dpop_proof"
+if [ "${SKIP_BUILD:-0}" != 1 ]; then (cd "$ROOT" && cargo build --quiet --example dpop_proof) || { fail "examples/dpop_proof does not build"; finish; }; fi
+KEY1="$WORK/dpop-key-1.der"; KEY2="$WORK/dpop-key-2.der"
+TOKEN_URL="$KEYCLOAK_URL/realms/$KC_REALM/protocol/openid-connect/token"
+proof() { "$DPOP_BIN" "$@"; }
+# challenges: every WWW-Authenticate value of the last response, joined by " | ".
+challenges() { grep -i '^WWW-Authenticate:' "$HEADERS" | cut -d: -f2- | sed 's/^ *//' | tr -d '\r' | paste -sd'|' | sed 's/|/ | /g'; }
+expect_challenges() { local got; got="$(challenges)"; if printf '%s' "$got" | grep -Eq -- "$1"; then pass "$2"; else fail "$2: WWW-Authenticate is '$got', expected /$1/"; fi; }
+# dpop_rpc TOKEN PROOF ID: tools/list as Authorization: DPoP TOKEN with the DPoP header PROOF.
+dpop_rpc() { rpc "$(body_for tools/list "$3")" -H "Authorization: DPoP $1" -H "DPoP: $2" -H 'MCP-Protocol-Version: 2025-11-25'; }
+curl -sS -o "$WORK/dpop-token.json" --max-time 10 "$TOKEN_URL" -H "DPoP: $(proof "$KEY1" POST "$TOKEN_URL")" \
+  -d grant_type=password -d client_id=mcp-test-client --data-urlencode username=mcp-user \
+  --data-urlencode password=user123 --data-urlencode "scope=openid mcp:read mcp:tools"
+expect_eq "$(stat -c %a "$KEY1")" 600 "the proof key file is 0600"
+expect_eq "$(jq -r .token_type "$WORK/dpop-token.json")" DPoP "Keycloak, given a DPoP proof at the token endpoint, issues token_type DPoP"
+T_DP="$(jq -r .access_token "$WORK/dpop-token.json")"
+JKT1="$(proof "$KEY1" POST "$TOKEN_URL" --jkt)"
+expect_eq "$(jwt_claims "$T_DP" | jq -r .cnf.jkt)" "$JKT1" "the token's cnf.jkt is the RFC 7638 thumbprint of the client's key"
+T_PLAIN="$(kc_token mcp-user user123 "openid mcp:read mcp:tools")" || exit 1
+
+BASE="$D"
+auth_rpc "$T_DP" "$(body_for tools/list 940)"
+expect_status 401 "DPOP=off (the default): the DPoP-bound token sent as Bearer → 401 (a stolen bound token is not served)"
+expect_challenges '^Bearer realm="mcp", error="invalid_token", error_description="the token is bound to a key \(cnf.jkt\): present it as Authorization: DPoP with a DPoP proof", resource_metadata=' \
+  "DPOP=off: invalid_token, the token is bound to a key (cnf.jkt)"
+dpop_rpc "$T_DP" "$(proof "$KEY1" POST "$D/mcp" --token "$T_DP")" 941
+expect_status 401 "DPOP=off: Authorization: DPoP is not a scheme this server takes → 401"
+expect_challenges '^Bearer realm="mcp", resource_metadata="[^"]+", scope="[^"]+"$' "DPOP=off: the plain Bearer challenge, no error code (RFC 6750 §3.1, unknown scheme)"
+
+start_server step10 --dpop accepted
+DS="$BASE"; DS_LOG="$SERVER_LOG"
+expect_config "$DS_LOG" DPOP accepted flag "DPOP from the flag"
+request GET /.well-known/oauth-protected-resource/mcp
+expect_jq '.dpop_signing_alg_values_supported == ["ES256","RS256"] and .dpop_bound_access_tokens_required == false' \
+  "metadata (RFC 9728 §2): dpop_signing_alg_values_supported [ES256, RS256], dpop_bound_access_tokens_required false"
+HTU="$(jq -r .resource "$BODY")"
+request GET /health
+expect_jq '.dpop == "accepted" and .dpop_replay_entries == 0' "/health: dpop accepted, replay store empty"
+P1="$(proof "$KEY1" POST "$HTU" --token "$T_DP")"
+dpop_rpc "$T_DP" "$P1" 942
+expect_status 200 "Authorization: DPoP with a fresh proof → 200"
+expect_jq '.id == 942 and ([.result.tools[].name] | index("echo") != null)' "DPoP: tools/list answered, id 942"
+dpop_rpc "$T_DP" "$(proof "$KEY1" POST "$HTU" --token "$T_DP")" 943
+expect_status 200 "a second request, a new proof (the token from the verified-token cache, the proof checked again) → 200"
+dpop_rpc "$T_DP" "$P1" 944
+expect_status 401 "the first proof replayed (same jti) → 401"
+expect_challenges '^Bearer realm="mcp", resource_metadata="[^"]+", scope="[^"]+" \| DPoP algs="ES256 RS256", error="invalid_dpop_proof", error_description="the proof.s jti was used before \(replay\)", resource_metadata=' \
+  "replay: a Bearer challenge and a DPoP challenge (algs) carrying invalid_dpop_proof (RFC 9449 §7.1)"
+expect_jq '.error == "invalid_dpop_proof"' "replay: body error invalid_dpop_proof"
+# dpop_refused PROOF DESCRIPTION WHY: a DPoP request with PROOF is refused with invalid_dpop_proof WHY.
+dpop_refused() {
+  dpop_rpc "$T_DP" "$1" 945
+  expect_status 401 "$2 → 401"
+  expect_jq ".error == \"invalid_dpop_proof\" and .error_description == $(jq -Rn --arg w "$3" '$w')" "$2: invalid_dpop_proof, $3"
+}
+dpop_refused "$(proof "$KEY1" POST "http://localhost:1/mcp" --token "$T_DP")" "a proof for another URL" "htu must be $HTU"
+dpop_refused "$(proof "$KEY1" GET "$HTU" --token "$T_DP")" "a proof for another method (GET)" "htm must be POST"
+dpop_refused "$(proof "$KEY2" POST "$HTU" --token "$T_DP")" "a proof from another key" "the proof's key is not the key the token is bound to (cnf.jkt)"
+dpop_refused "$(proof "$KEY1" POST "$HTU" --token "$T_PLAIN")" "a proof for another token (ath)" "ath is not the SHA-256 of the access token"
+dpop_refused "$(proof "$KEY1" POST "$HTU" --token "$T_DP" --iat-offset -120)" "a proof 120 s old (iat)" "iat is more than 60 s from the server's clock"
+dpop_refused "not.a.proof" "a proof that is not a JWT" "the proof's header is not JSON"
+rpc "$(body_for tools/list 946)" -H "Authorization: DPoP $T_DP" -H 'MCP-Protocol-Version: 2025-11-25'
+expect_status 401 "Authorization: DPoP with no DPoP header → 401"
+expect_jq '.error == "invalid_dpop_proof" and .error_description == "Authorization: DPoP needs a DPoP proof header"' "no DPoP header: invalid_dpop_proof, named"
+P2="$(proof "$KEY1" POST "$HTU" --token "$T_DP")"
+rpc "$(body_for tools/list 947)" -H "Authorization: DPoP $T_DP" -H "DPoP: $P2" -H "DPoP: $P2" -H 'MCP-Protocol-Version: 2025-11-25'
+expect_jq '.error == "invalid_dpop_proof" and .error_description == "more than one DPoP header"' "two DPoP headers: invalid_dpop_proof, more than one DPoP header"
+auth_rpc "$T_DP" "$(body_for tools/list 948)"
+expect_status 401 "DPOP=accepted: the bound token sent as Bearer → 401 (no downgrade)"
+expect_challenges '^Bearer realm="mcp", error="invalid_token", error_description="the token is bound to a key \(cnf.jkt\): present it as Authorization: DPoP with a DPoP proof", resource_metadata="[^"]+", scope="[^"]+" \| DPoP algs="ES256 RS256", resource_metadata=' \
+  "no downgrade: invalid_token on the Bearer challenge, the DPoP challenge offered beside it"
+auth_rpc "$T_PLAIN" "$(body_for tools/list 949)"
+expect_status 200 "DPOP=accepted: a plain bearer token as Bearer → 200"
+dpop_rpc "$T_PLAIN" "$(proof "$KEY1" POST "$HTU" --token "$T_PLAIN")" 950
+expect_status 401 "a token with no cnf.jkt sent as DPoP → 401"
+expect_jq '.error == "invalid_token" and .error_description == "the token is not bound to a key (no cnf.jkt): it cannot be presented as DPoP"' "unbound token as DPoP: invalid_token, named"
+request GET /health
+expect_jq '.dpop_replay_entries == 2' "/health: the replay store holds the 2 accepted proofs' jtis, no refused one"
+if grep -qF -- "$T_DP" "$DS_LOG" || grep -qF -- "$P1" "$DS_LOG"; then fail "a token or a proof appears in the DPoP server's log"; else pass "neither the token nor a proof appears in the log"; fi
+stop_server "$SERVER_PID"
+
+start_server step10 --dpop required
+request GET /.well-known/oauth-protected-resource/mcp
+expect_jq '.dpop_bound_access_tokens_required == true' "DPOP=required: metadata says dpop_bound_access_tokens_required true"
+auth_rpc "$T_PLAIN" "$(body_for tools/list 951)"
+expect_status 401 "DPOP=required: a plain bearer token → 401"
+expect_challenges '^DPoP algs="ES256 RS256", error="invalid_token", error_description="this resource accepts only DPoP-bound tokens \(Authorization: DPoP <token> with a DPoP proof\)", resource_metadata="[^"]+", scope="[^"]+"$' \
+  "DPOP=required: only the DPoP challenge, invalid_token named"
+request POST /mcp -H 'Content-Type: application/json' --data-binary "$(body_for tools/list 952)"
+expect_status 401 "DPOP=required: no token → 401"
+expect_challenges '^DPoP algs="ES256 RS256", resource_metadata="[^"]+", scope="[^"]+"$' "DPOP=required, no token: the DPoP challenge alone"
+dpop_rpc "$T_DP" "$(proof "$KEY1" POST "$HTU" --token "$T_DP")" 953
+expect_status 200 "DPOP=required: the bound token with a fresh proof → 200"
+stop_server "$SERVER_PID"
+expect_exit nonzero "DPOP=yes" "$BIN/step10" --port 0 --dpop yes
+expect_output 'DPOP: "yes" is not valid: off, accepted or required is expected' "message names DPOP and the three values"
+BASE="$BASE_BEFORE_DPOP"
+
 section "bad introspection configuration stops step10 at start, naming the cause"
 INTROSPECTION_CLIENT_SECRET=not-the-secret-step10 expect_exit nonzero "a wrong introspection secret" "$BIN/step10" --port 0 --token-check introspection
 expect_output 'INTROSPECTION_CLIENT_SECRET: "\(set\)" is not valid: Keycloak refused the client echo-mcp-server at its introspection endpoint \(HTTP 401 invalid_client\)' \

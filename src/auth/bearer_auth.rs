@@ -29,8 +29,10 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Value, json};
 use tower::Service;
 
+use crate::auth::dpop::{self, DpopMode, ProofChecker, ProofRequest};
 use crate::auth::identity::{Identity, parse_scope};
 use crate::auth::keys::{self, PublicKey};
+use crate::auth::token::now;
 use crate::auth::token_cache::{self, TokenCache, Verified};
 use crate::http::config::ConfigError;
 use crate::http::request_log::LogUser;
@@ -158,6 +160,18 @@ pub enum AuthError {
     /// A [`TokenConfirmation`] (step 10's introspection) could not get an answer from the
     /// issuer → 503 `temporarily_unavailable`, never a pass and never a 401.
     ConfirmationUnavailable,
+    /// A DPoP request whose proof fails a check of RFC 9449 §4.3 → 401 `invalid_dpop_proof`
+    /// (RFC 9449 §7.1), on the `DPoP` challenge.
+    InvalidDpopProof(String),
+}
+
+/// The scheme a request presented its token with (RFC 6750 `Bearer`, RFC 9449 `DPoP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// `Authorization: DPoP <token>`, with a `DPoP` proof header.
+    Dpop,
 }
 
 /// The future a [`TokenConfirmation`] returns.
@@ -384,11 +398,24 @@ pub fn identity_from_claims(claims: &Value, roles_client: Option<&str>) -> Ident
             .map(parse_scope)
             .unwrap_or_default(),
         roles,
+        jkt: claims
+            .pointer("/cnf/jkt")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     }
 }
 
-/// Extracts the token from the request headers.
+/// Extracts the token from `Authorization: Bearer <token>`; any other scheme is [`AuthError::Missing`].
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
+    match presented_token(headers)? {
+        (Scheme::Bearer, token) => Ok(token),
+        (Scheme::Dpop, _) => Err(AuthError::Missing),
+    }
+}
+
+/// Extracts the scheme and the token from `Authorization: Bearer <token>` or `DPoP <token>`
+/// (schemes are case-insensitive, RFC 9110 §11.1).
+pub fn presented_token(headers: &HeaderMap) -> Result<(Scheme, &str), AuthError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(AuthError::Missing);
@@ -402,19 +429,37 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
         .to_str()
         .map_err(|_| AuthError::InvalidRequest("Authorization is not ASCII"))?;
     let mut parts = value.split(' ').filter(|p| !p.is_empty());
-    let scheme = parts.next().unwrap_or("");
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthError::Missing);
-    }
-    let token = parts
-        .next()
-        .ok_or(AuthError::InvalidRequest("Bearer without a token"))?;
+    let scheme = match parts.next().unwrap_or("") {
+        s if s.eq_ignore_ascii_case("bearer") => Scheme::Bearer,
+        s if s.eq_ignore_ascii_case("dpop") => Scheme::Dpop,
+        _ => return Err(AuthError::Missing),
+    };
+    let token = parts.next().ok_or(match scheme {
+        Scheme::Bearer => AuthError::InvalidRequest("Bearer without a token"),
+        Scheme::Dpop => AuthError::InvalidRequest("DPoP without a token"),
+    })?;
     if parts.next().is_some() {
         return Err(AuthError::InvalidRequest(
             "Authorization has extra parts after the token",
         ));
     }
-    Ok(token)
+    Ok((scheme, token))
+}
+
+/// The one `DPoP` proof header (RFC 9449 §4.3: exactly one).
+fn dpop_proof(headers: &HeaderMap) -> Result<&str, AuthError> {
+    let mut values = headers.get_all("dpop").iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => value
+            .to_str()
+            .map_err(|_| AuthError::InvalidDpopProof("the DPoP header is not ASCII".into())),
+        (None, _) => Err(AuthError::InvalidDpopProof(
+            "Authorization: DPoP needs a DPoP proof header".into(),
+        )),
+        (Some(_), Some(_)) => Err(AuthError::InvalidDpopProof(
+            "more than one DPoP header".into(),
+        )),
+    }
 }
 
 /// What every challenge carries besides the error.
@@ -446,10 +491,48 @@ impl Challenge {
         out
     }
 
+    /// The `WWW-Authenticate` values for `error` when the resource takes DPoP (`mode` not off):
+    /// a `Bearer` challenge unless DPoP is required, and a `DPoP` one with `algs` (RFC 9449
+    /// §7.1). The error goes on the challenge of the scheme the request used (`used`), or on the
+    /// `DPoP` one when it is the only one.
+    pub fn headers(&self, error: &AuthError, used: Option<Scheme>, mode: DpopMode) -> Vec<String> {
+        if mode == DpopMode::Off {
+            return vec![self.header(error)];
+        }
+        let on_dpop = mode == DpopMode::Required
+            || used == Some(Scheme::Dpop)
+            || matches!(error, AuthError::InvalidDpopProof(_));
+        let mut out = Vec::new();
+        if mode == DpopMode::Accepted {
+            out.push(self.header(if on_dpop { &AuthError::Missing } else { error }));
+        }
+        let bearer = self.header(if on_dpop { error } else { &AuthError::Missing });
+        let rest = bearer
+            .strip_prefix(&format!("Bearer realm=\"{REALM}\""))
+            .unwrap_or("");
+        out.push(format!(
+            "DPoP algs=\"{}\"{rest}",
+            dpop::PROOF_ALGS.join(" ")
+        ));
+        out
+    }
+
     /// The full response for `error`.
     pub fn response(&self, error: &AuthError) -> Response {
+        self.response_for(error, None, DpopMode::Off)
+    }
+
+    /// The full response for `error`, with the challenges of [`Challenge::headers`].
+    pub fn response_for(
+        &self,
+        error: &AuthError,
+        used: Option<Scheme>,
+        mode: DpopMode,
+    ) -> Response {
         let status = match error {
-            AuthError::Missing | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::Missing | AuthError::InvalidToken(_) | AuthError::InvalidDpopProof(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::KeysUnavailable | AuthError::ConfirmationUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -457,6 +540,9 @@ impl Challenge {
         };
         let body = match error.code_and_description() {
             Some((code, description)) => json!({"error": code, "error_description": description}),
+            None if mode == DpopMode::Required => {
+                json!({"error": "unauthorized", "error_description": "a DPoP-bound token is required (Authorization: DPoP <token>, with a DPoP proof header)"})
+            }
             None => {
                 json!({"error": "unauthorized", "error_description": "a bearer token is required (Authorization: Bearer <token>)"})
             }
@@ -466,10 +552,14 @@ impl Challenge {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        } else if let Ok(value) = HeaderValue::from_str(&self.header(error)) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
+        } else {
+            for value in self.headers(error, used, mode) {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    response
+                        .headers_mut()
+                        .append(header::WWW_AUTHENTICATE, value);
+                }
+            }
         }
         response
     }
@@ -499,6 +589,7 @@ impl AuthError {
                 "temporarily_unavailable",
                 "the authorization server cannot confirm the token right now".to_string(),
             )),
+            AuthError::InvalidDpopProof(why) => Some(("invalid_dpop_proof", why.clone())),
         }
     }
 }
@@ -510,6 +601,8 @@ pub struct BearerAuth {
     challenge: Challenge,
     token_cache: Option<Arc<TokenCache>>,
     confirmation: Option<Arc<dyn TokenConfirmation>>,
+    dpop_mode: DpopMode,
+    proofs: Option<Arc<ProofChecker>>,
 }
 
 impl BearerAuth {
@@ -520,6 +613,8 @@ impl BearerAuth {
             challenge: Challenge::default(),
             token_cache: None,
             confirmation: None,
+            dpop_mode: DpopMode::Off,
+            proofs: None,
         }
     }
 
@@ -542,6 +637,51 @@ impl BearerAuth {
         self
     }
 
+    /// Step 10 with `DPOP=accepted` or `required`: DPoP-bound tokens with proofs checked by
+    /// `proofs` (one per resource: its public URL and its replay store).
+    pub fn with_dpop(mut self, mode: DpopMode, proofs: Arc<ProofChecker>) -> Self {
+        self.dpop_mode = mode;
+        self.proofs = (mode != DpopMode::Off).then_some(proofs);
+        self
+    }
+
+    /// The scheme check after the token verified (RFC 9449 §7.1 and §7.2): a DPoP-bound token
+    /// (`cnf.jkt`) only as `DPoP` with a valid proof, never as `Bearer` (no downgrade, in every
+    /// step); a `DPoP` token only where DPoP is on; a `Bearer` token only where it is not required.
+    fn check_binding(
+        &self,
+        scheme: Scheme,
+        token: &str,
+        identity: &Identity,
+        headers: &HeaderMap,
+        method: &str,
+    ) -> Result<(), AuthError> {
+        // ANCHOR: dpop_binding
+        match (scheme, identity.jkt.as_deref(), &self.proofs) {
+            (Scheme::Bearer, Some(_), _) => Err(AuthError::InvalidToken(
+                "the token is bound to a key (cnf.jkt): present it as Authorization: DPoP with a DPoP proof".into(),
+            )),
+            (Scheme::Bearer, None, _) if self.dpop_mode == DpopMode::Required => {
+                Err(AuthError::InvalidToken(
+                    "this resource accepts only DPoP-bound tokens (Authorization: DPoP <token> with a DPoP proof)".into(),
+                ))
+            }
+            (Scheme::Bearer, None, _) => Ok(()),
+            (Scheme::Dpop, _, None) => Err(AuthError::Missing),
+            (Scheme::Dpop, None, Some(_)) => Err(AuthError::InvalidToken(
+                "the token is not bound to a key (no cnf.jkt): it cannot be presented as DPoP".into(),
+            )),
+            (Scheme::Dpop, Some(jkt), Some(proofs)) => {
+                let proof = dpop_proof(headers)?;
+                let request = ProofRequest { method, proof, token, jkt };
+                proofs
+                    .check(request, now())
+                    .map_err(AuthError::InvalidDpopProof)
+            }
+        }
+        // ANCHOR_END: dpop_binding
+    }
+
     /// Requires a valid token on every route of `router` (use it on the `/mcp` router only).
     pub fn protect(self, router: Router) -> Router {
         router.route_layer(RequireBearer(Arc::new(self)))
@@ -549,13 +689,13 @@ impl BearerAuth {
 
     /// The refusal for `error`: logged (the reason, never the token) and answered with its
     /// challenge; with `Connection: close` when the request's body goes unread.
-    fn refuse(&self, error: &AuthError, has_body: bool) -> Response {
+    fn refuse(&self, error: &AuthError, used: Option<Scheme>, has_body: bool) -> Response {
         let reason = error
             .code_and_description()
             .map(|(_, d)| d)
             .unwrap_or_else(|| "no bearer token".into());
         tracing::info!(target: "mcp_auth_steps::auth", reason, "request not authenticated");
-        let mut response = self.challenge.response(error);
+        let mut response = self.challenge.response_for(error, used, self.dpop_mode);
         if has_body {
             close_after(&mut response);
         }
@@ -601,20 +741,28 @@ impl<S: HttpService> Service<Request> for Authenticated<S> {
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let has_body = announces_body(request.headers());
-        let token = match bearer_token(request.headers()) {
-            Ok(token) => token,
+        let (scheme, token) = match presented_token(request.headers()) {
+            Ok(presented) => presented,
             Err(error) => {
-                let refusal = self.auth.refuse(&error, has_body);
+                let refusal = self.auth.refuse(&error, None, has_body);
                 return Box::pin(std::future::ready(Ok(refusal)));
             }
         };
         let cache = self.auth.token_cache.as_deref();
         let cached = cache.and_then(|cache| self.auth.validator.cached(token, cache));
         // This exact token verified before (steps 8 and 10): on to the route at once, unless
-        // the issuer must confirm it too.
+        // the issuer must confirm it too. A DPoP proof is checked on every request all the same.
         if let Some(identity) = &cached
             && self.auth.confirmation.is_none()
         {
+            let method = request.method().as_str();
+            if let Err(error) =
+                self.auth
+                    .check_binding(scheme, token, identity, request.headers(), method)
+            {
+                let refusal = self.auth.refuse(&error, Some(scheme), has_body);
+                return Box::pin(std::future::ready(Ok(refusal)));
+            }
             admit(&mut request, Arc::clone(identity));
             return Box::pin(self.inner.call(request));
         }
@@ -631,6 +779,12 @@ impl<S: HttpService> Service<Request> for Authenticated<S> {
                 (None, Some(cache)) => auth.validator.validate_and_remember(&token, cache).await,
                 (None, None) => auth.validator.validate(&token).await,
             };
+            // The binding before the issuer is asked: a refused proof costs no introspection.
+            let verified = verified.and_then(|identity| {
+                let method = request.method().as_str();
+                auth.check_binding(scheme, &token, &identity, request.headers(), method)
+                    .map(|()| identity)
+            });
             let verified = match (verified, &auth.confirmation) {
                 (Ok(identity), Some(confirmation)) => confirmation.confirm(&token, identity).await,
                 (result, _) => result,
@@ -640,7 +794,7 @@ impl<S: HttpService> Service<Request> for Authenticated<S> {
                     admit(&mut request, identity);
                     route.call(request).await
                 }
-                Err(error) => Ok(auth.refuse(&error, has_body)),
+                Err(error) => Ok(auth.refuse(&error, Some(scheme), has_body)),
             }
         })
     }

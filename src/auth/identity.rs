@@ -21,6 +21,8 @@ pub struct Identity {
     pub scopes: Vec<String>,
     /// Roles (`roles`, or Keycloak's `realm_access` / `resource_access`).
     pub roles: Vec<String>,
+    /// `cnf.jkt` (RFC 9449 §6.1): the thumbprint of the key the token is bound to (DPoP), if any.
+    pub jkt: Option<String>,
 }
 
 impl Identity {

@@ -3,6 +3,7 @@
 //! verified-token cache.
 
 pub mod bearer_auth;
+pub mod dpop;
 pub mod identity;
 pub mod jwks;
 pub mod keys;

@@ -18,6 +18,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use mcp_auth_steps::auth::bearer_auth::{
     BearerAuth, Challenge, KeySource, TokenArgs, TokenValidator,
 };
+use mcp_auth_steps::auth::dpop::{self, DpopMode, ProofChecker};
 use mcp_auth_steps::auth::identity;
 use mcp_auth_steps::auth::policy::Policy;
 use mcp_auth_steps::auth::token_cache::{TokenCache, TokenCacheArgs};
@@ -85,6 +86,11 @@ async fn main() -> Result<(), Fatal> {
         .with_challenge(challenge)
         .with_token_cache(Arc::clone(&token_cache));
     // ANCHOR_END: step10_keycloak
+    // ANCHOR: step10_dpop
+    let proofs =
+        Arc::new(ProofChecker::new(&public_url.mcp_endpoint()).map_err(anyhow::Error::msg)?);
+    let auth = auth.with_dpop(config.dpop, Arc::clone(&proofs));
+    // ANCHOR_END: step10_dpop
     // ANCHOR: step10_introspection
     let introspector =
         introspection::start(issuer, audience, RESOURCE_CLIENT, config.introspection).await?;
@@ -101,14 +107,22 @@ async fn main() -> Result<(), Fatal> {
     .with_dispatch()
     .per_caller()
     .with_policy(Policy::new(metadata::prm_url(public_url)));
-    let prm = metadata::protected_resource(public_url, issuer);
+    let mut prm = metadata::protected_resource(public_url, issuer);
+    for (name, value) in dpop::metadata_members(config.dpop) {
+        prm[name] = value;
+    }
     let health_cache = Arc::clone(&cache);
+    let dpop_on = config.dpop != DpopMode::Off;
     let app = Health::new(10)
         .field("auth_required", true)
         .field("token_check", config.token_check.name())
+        .field("dpop", config.dpop.name())
         .dynamic(Arc::new(move || {
             let mut fields = health_cache.health();
             fields.extend(token_cache.health());
+            if dpop_on {
+                fields.insert("dpop_replay_entries".into(), proofs.remembered().into());
+            }
             fields.extend(
                 introspector
                     .as_ref()

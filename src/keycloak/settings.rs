@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use clap::ArgMatches;
 
 use crate::auth::bearer_auth;
+use crate::auth::dpop::DpopMode;
 use crate::http::config::ConfigError;
 use crate::http::origin_guard::GuardArgs;
 use crate::http::server::PublicUrl;
@@ -153,6 +154,10 @@ pub struct TokenCheckArgs {
         env = "INTROSPECTION_CACHE_ENTRIES"
     )]
     pub introspection_cache_entries: Option<String>,
+    /// DPoP (RFC 9449): `off` (bearer tokens only, the default), `accepted` (DPoP-bound tokens
+    /// with proofs, and bearer tokens) or `required` (DPoP-bound tokens only).
+    #[arg(long = "dpop", env = "DPOP")]
+    pub dpop: Option<String>,
 }
 
 /// The confidential client step 10 introspects as (step 9 checks that Keycloak accepts it).
@@ -191,6 +196,8 @@ pub struct ServerConfig {
     pub token_check: TokenCheck,
     /// The introspecting client, with `TOKEN_CHECK=introspection`.
     pub introspection: Option<IntrospectionSettings>,
+    /// `DPOP`.
+    pub dpop: DpopMode,
     /// The printout: each value and where it came from (no secrets).
     pub report: String,
 }
@@ -248,7 +255,16 @@ pub fn resolve_server_config(
         TokenCheck::Jwt => None,
         TokenCheck::Introspection => Some(introspection_settings(&mut r)?),
     };
+    let raw = r
+        .value("dpop", "DPOP", Some("off".into()))
+        .unwrap_or_default();
+    let dpop = DpopMode::parse(&raw).ok_or_else(|| ConfigError::Invalid {
+        name: "DPOP",
+        value: raw.clone(),
+        why: "off, accepted or required is expected".into(),
+    })?;
     Ok(ServerConfig {
+        dpop,
         public_url,
         keycloak,
         guard,
