@@ -13,7 +13,7 @@ BIN="$ROOT/target/release"
 LUA_DIR="$ROOT/scripts/bench"
 # The binaries read these; a value left in the caller's shell would change what is measured.
 unset RUST_LOG JWT_ISSUER JWT_AUDIENCE KEYCLOAK_URL KEYCLOAK_REALM MCP_SERVER_URL ALLOWED_ORIGINS \
-  ALLOWED_HOSTS JWKS_REFRESH_SECONDS JWKS_MIN_REFETCH_SECONDS MCP_PUBLIC_KEY TOKEN_CACHE_SIZE
+  ALLOWED_HOSTS JWKS_REFRESH_SECONDS JWKS_MIN_REFETCH_SECONDS MCP_PUBLIC_KEY TOKEN_CACHE_SIZE DPOP
 
 # build_release: the binaries and the examples (bench_baseline, mint_tokens), optimised.
 build_release() {
