@@ -16,7 +16,7 @@
 //! | 2 | 8 | `step8` | [`auth::policy`] (scopes and roles → 403 `insufficient_scope`), [`auth::token_cache`] |
 //! | 3 | 9 | `step9` | [`keycloak::realm`] (realm verification, `--apply`), [`keycloak::realm_policy`] (registration shapes, realm security settings), [`keycloak::introspection`] (step 10's RFC 7662 check), [`keycloak::env_config`] (flag > env > file), [`keycloak::settings`] |
 //! | 3 | 10 | `step10` | [`keycloak::jwks_cache`] (the issuer's keys, cached) |
-//! | 4 | 11 | `step11` (a client) | [`client::discovery`], [`client::registration`], [`client::authorization`], [`client::transport`], [`client::host`], with [`client::http_client`] and [`client::trace`] |
+//! | 4 | 11 | `step11` (a client) | [`client::challenge`], [`client::discovery`], [`client::registration`], [`client::authorization`], [`client::transport`], [`client::host`] (with [`client::login`] and [`client::client_identity`]), with [`client::http_client`] and [`client::trace`] |
 
 pub mod auth;
 pub mod client;

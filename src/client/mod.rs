@@ -1,10 +1,13 @@
-//! Part 4, step 11: the MCP host side — discovery, client registration, the authorization code
+//! Part 4, step 11: the MCP host side — the `WWW-Authenticate` challenge, discovery, client registration, the authorization code
 //! flow, the MCP transport, and the host that ties them together.
 
 pub mod authorization;
+pub mod challenge;
+pub mod client_identity;
 pub mod discovery;
 pub mod host;
 pub mod http_client;
+pub mod login;
 pub mod oauth_syntax;
 pub mod registration;
 pub mod tokens;

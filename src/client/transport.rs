@@ -20,7 +20,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::client::discovery::BearerChallenge;
+use crate::client::challenge::BearerChallenge;
 use crate::client::http_client::MAX_BODY_BYTES;
 use crate::client::http_client::describe_reqwest;
 use crate::client::trace::redact;

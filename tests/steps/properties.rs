@@ -35,7 +35,7 @@ use mcp_auth_steps::auth::policy::Policy;
 use mcp_auth_steps::auth::token::{self, TokenSpec};
 use mcp_auth_steps::auth::token_cache::TokenCache;
 use mcp_auth_steps::client::authorization::select_scope;
-use mcp_auth_steps::client::discovery::{self, BearerChallenge, parse_www_authenticate};
+use mcp_auth_steps::client::challenge::{self, BearerChallenge, parse_www_authenticate};
 use mcp_auth_steps::mcp::catalog::Catalog;
 use mcp_auth_steps::mcp::dispatch::{McpService, Outcome};
 use mcp_auth_steps::mcp::jsonrpc::{self, Incoming};
@@ -675,10 +675,10 @@ fn arb_auth_param() -> impl Strategy<Value = (String, (String, String))> {
         })
 }
 
-/// One well-formed challenge as written, and the [`discovery::Challenge`] it is: a bare scheme,
+/// One well-formed challenge as written, and the [`challenge::Challenge`] it is: a bare scheme,
 /// a scheme and a token68, or a scheme and 1–4 auth-params (sometimes after an empty list
 /// element).
-fn arb_challenge() -> impl Strategy<Value = (String, discovery::Challenge)> {
+fn arb_challenge() -> impl Strategy<Value = (String, challenge::Challenge)> {
     let scheme = prop_oneof![
         3 => proptest::sample::select(&SCHEMES[..]).prop_map(String::from),
         1 => arb_www_token(),
@@ -710,7 +710,7 @@ fn arb_challenge() -> impl Strategy<Value = (String, discovery::Challenge)> {
     (scheme, body).prop_map(|(scheme, (text, token68, params))| {
         (
             format!("{scheme}{text}"),
-            discovery::Challenge {
+            challenge::Challenge {
                 scheme,
                 token68,
                 params,
@@ -720,7 +720,7 @@ fn arb_challenge() -> impl Strategy<Value = (String, discovery::Challenge)> {
 }
 
 /// A well-formed `WWW-Authenticate` field value holding 0–4 challenges, and those challenges.
-fn arb_www_field() -> impl Strategy<Value = (String, Vec<discovery::Challenge>)> {
+fn arb_www_field() -> impl Strategy<Value = (String, Vec<challenge::Challenge>)> {
     (
         "[ \t,]{0,3}",
         proptest::collection::vec(arb_challenge(), 0..5),
@@ -752,7 +752,7 @@ fn arb_fragments() -> impl Strategy<Value = String> {
 #[derive(Debug, Clone)]
 enum WwwInput {
     /// Well-formed fields with the challenges each holds, and text to append after a comma.
-    WellFormed(Vec<(String, Vec<discovery::Challenge>)>, String),
+    WellFormed(Vec<(String, Vec<challenge::Challenge>)>, String),
     /// Anything else: what kind of input, and the field values.
     Other(&'static str, Vec<String>),
 }
@@ -794,8 +794,8 @@ fn arb_www_input() -> impl Strategy<Value = WwwInput> {
 }
 
 /// Challenges written back in one canonical form: one space after the scheme, every value quoted.
-fn render_challenges(challenges: &[discovery::Challenge]) -> String {
-    let one = |c: &discovery::Challenge| {
+fn render_challenges(challenges: &[challenge::Challenge]) -> String {
+    let one = |c: &challenge::Challenge| {
         let mut text = c.scheme.clone();
         if let Some(t) = &c.token68 {
             text.push(' ');
@@ -816,7 +816,7 @@ fn render_challenges(challenges: &[discovery::Challenge]) -> String {
 
 /// What any parsed challenge looks like, whatever the input: a non-empty token scheme, either a
 /// token68 or params, lower-case token names, and nothing that is not in the field.
-fn assert_challenge_shape(field: &str, c: &discovery::Challenge) -> Result<(), TestCaseError> {
+fn assert_challenge_shape(field: &str, c: &challenge::Challenge) -> Result<(), TestCaseError> {
     prop_assert!(
         !c.scheme.is_empty() && c.scheme.chars().all(is_tchar),
         "scheme {:?} from {:?}",
@@ -855,7 +855,7 @@ fn assert_challenge_shape(field: &str, c: &discovery::Challenge) -> Result<(), T
 
 /// What step 11 must take from the challenges: the first `Bearer` one, the first of each
 /// parameter (names are already lower-case here).
-fn expected_bearer(challenges: &[discovery::Challenge]) -> Option<BearerChallenge> {
+fn expected_bearer(challenges: &[challenge::Challenge]) -> Option<BearerChallenge> {
     let c = challenges
         .iter()
         .find(|c| c.scheme.eq_ignore_ascii_case("bearer"))?;

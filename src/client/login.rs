@@ -1,0 +1,435 @@
+//! Step 11: one authorization round of the host ([`McpHost`]), read in one place: discovery
+//! (once per authorization server), the client identity, the authorization code with PKCE in the
+//! browser, the token, and keeping it; and the renewal of a kept token by its refresh token.
+//! The session flow that calls these is in `client::host`; the client identity in
+//! `client::client_identity`.
+
+use crate::client::authorization::{
+    self, AuthorizationError, AuthorizationRequest, Opened, Pkce, TokenRequest, TokenResponse,
+    check_callback, check_issuer, new_state, select_scope, union_scopes,
+};
+use crate::client::challenge::BearerChallenge;
+use crate::client::discovery::{Discovery, discover};
+use crate::client::host::{
+    HEADLESS_CALLBACK_TIMEOUT, HostError, MAX_AUTHORIZATIONS, McpHost, OFFLINE_ACCESS,
+};
+use crate::client::registration::{ClientSource, now};
+use crate::client::tokens::StoredTokens;
+use crate::client::trace::{Trace, redact};
+
+impl McpHost {
+    /// One authorization round: discovery (once), client identity, authorization code + PKCE,
+    /// token.
+    pub(super) async fn authorize(
+        &mut self,
+        trace: &mut Trace,
+        method: &str,
+        challenge: Option<&BearerChallenge>,
+        step_up: bool,
+    ) -> Result<(), HostError> {
+        if self.authorizations >= MAX_AUTHORIZATIONS {
+            return Err(HostError::TooManyAuthorizations {
+                method: method.into(),
+            });
+        }
+        let discovery = self.discovery(trace, challenge).await?;
+        let challenge_scope = challenge.and_then(BearerChallenge::scope);
+        let (scope, why) = if step_up {
+            (
+                union_scopes(self.scope.as_deref(), challenge_scope),
+                "step-up: the scope held so far plus the 403 challenge's scope",
+            )
+        } else {
+            let scope = select_scope(
+                self.opts.scope.as_deref(),
+                challenge_scope,
+                &discovery.scopes_supported,
+            );
+            let why = if self
+                .opts
+                .scope
+                .as_deref()
+                .is_some_and(|s| !s.trim().is_empty())
+            {
+                "from --scope"
+            } else if challenge_scope.is_some() {
+                "from the challenge's scope"
+            } else if scope.is_some() {
+                "from the PRM's scopes_supported"
+            } else {
+                "left out: neither the challenge nor the PRM names scopes"
+            };
+            (scope, why)
+        };
+        let asked = with_offline_access(&discovery, scope.as_deref());
+        let why = if has_scope(asked.as_deref(), OFFLINE_ACCESS)
+            && !has_scope(scope.as_deref(), OFFLINE_ACCESS)
+        {
+            format!("{why}, plus {OFFLINE_ACCESS}: the authorization server lists it")
+        } else {
+            why.to_string()
+        };
+        let scope = asked;
+
+        let (client, listener) = self
+            .client_identity(trace, &discovery, scope.as_deref())
+            .await?;
+        self.authorizations += 1;
+        let auth = &discovery.auth_server;
+        let pkce = Pkce::generate();
+        let state = new_state();
+        let redirect_uri = listener.redirect_uri();
+        let fetches = listener.fetch_counter();
+        let url = AuthorizationRequest {
+            endpoint: &auth.authorization_endpoint,
+            client_id: &client.client_id,
+            redirect_uri: &redirect_uri,
+            scope: scope.as_deref(),
+            resource: &discovery.resource,
+            state: &state,
+            code_challenge: &pkce.challenge,
+        }
+        .url();
+        trace.step(format_args!(
+            "authorization request {} of at most {MAX_AUTHORIZATIONS} → {}",
+            self.authorizations, auth.authorization_endpoint
+        ));
+        trace.detail(format_args!(
+            "scope {} ({why}), resource {}",
+            scope
+                .as_deref()
+                .map_or("(none)".to_string(), |s| format!("{s:?}")),
+            discovery.resource
+        ));
+        trace.detail(format_args!(
+            "client_id {}, redirect_uri {redirect_uri}, code_challenge {} (S256 of verifier {}), state {}",
+            client.client_id,
+            pkce.challenge,
+            redact(pkce.verifier()),
+            redact(&state)
+        ));
+
+        let params = if self.opts.headless {
+            let waiter = tokio::spawn(listener.wait(HEADLESS_CALLBACK_TIMEOUT));
+            if let Err(e) =
+                authorization::headless_authorize(&self.http, &url, &redirect_uri, trace).await
+            {
+                waiter.abort();
+                return Err(self.maybe_stale(e));
+            }
+            waiter
+                .await
+                .map_err(|e| AuthorizationError::Headless(format!("callback listener: {e}")))??
+        } else {
+            let opened = authorization::open_browser(&url);
+            trace.detail(format_args!(
+                "{} — waiting up to {} s for the redirect to {redirect_uri}:",
+                match opened {
+                    Opened::Browser => "opened the browser (the BROWSER command)",
+                    Opened::Desktop =>
+                        "asked the desktop to open the browser; if none shows up, open this URL yourself",
+                    Opened::No => "no browser could be started: open this URL yourself",
+                },
+                self.opts.callback_timeout.as_secs()
+            ));
+            // The full URL (its state included) only when the person may have to copy it.
+            match opened {
+                Opened::Browser => trace.detail(authorization::shown_authorization_url(&url)),
+                Opened::Desktop | Opened::No => trace.detail(&url),
+            }
+            listener.wait(self.opts.callback_timeout).await?
+        };
+        let checked = check_callback(&params, &state).and_then(|code| {
+            check_issuer(
+                &params,
+                &auth.issuer,
+                auth.authorization_response_iss_parameter_supported,
+            )
+            .map(|()| code)
+        });
+        trace.step(format_args!(
+            "callback {CALLBACK}: code {}, state {}{}",
+            params.code.as_deref().map_or("(none)".into(), redact),
+            match (&checked, &params.error) {
+                (Err(AuthorizationError::StateMismatch), _) =>
+                    "✗ (not the state this client sent)".to_string(),
+                (_, Some(error)) => format!("✓, error {error}"),
+                _ => "✓ (matches)".to_string(),
+            },
+            match (&checked, &params.iss) {
+                (Err(AuthorizationError::IssuerMismatch { .. }), Some(iss)) =>
+                    format!(", iss {iss} ✗"),
+                (Err(AuthorizationError::IssuerMissing), _) => ", iss missing ✗".to_string(),
+                (_, Some(iss)) => format!(", iss {iss} ✓"),
+                _ => String::new(),
+            },
+            CALLBACK = authorization::CALLBACK_PATH
+        ));
+        if client.source == ClientSource::MetadataDocument && self.opts.publish_client_metadata {
+            let fetched = fetches.load(std::sync::atomic::Ordering::SeqCst);
+            trace.detail(format_args!(
+                "the authorization server fetched the metadata document {fetched} time(s) during this round{}",
+                if fetched == 0 {
+                    " (it keeps a copy from an earlier round)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        let code = checked?;
+
+        let token = authorization::exchange_code(
+            &self.http,
+            &TokenRequest {
+                endpoint: &auth.token_endpoint,
+                client: &client,
+                code: &code,
+                pkce: &pkce,
+                redirect_uri: &redirect_uri,
+                resource: &discovery.resource,
+            },
+        )
+        .await
+        .map_err(|e| self.maybe_stale(e))?;
+        trace.step(format_args!(
+            "POST {} (authorization_code, code {}, code_verifier {}, resource, client auth {}) → 200: {}",
+            auth.token_endpoint,
+            redact(&code),
+            redact(pkce.verifier()),
+            client.token_endpoint_auth_method,
+            token_summary(&token)
+        ));
+        let tokens = StoredTokens::from_response(
+            &auth.issuer,
+            &client.client_id,
+            &discovery.resource,
+            scope.as_deref(),
+            &token,
+            now(),
+            None,
+        );
+        self.keep_tokens(trace, tokens)?;
+        self.scope = scope;
+        Ok(())
+    }
+
+    /// Discovery: once per run, and again after the server refused a token it was sent. When the
+    /// metadata then names another authorization server (SEP-2352, MCP 2026-07-28 "Authorization
+    /// Server Binding"), nothing from the old one is used with the new one: not its client
+    /// identity, not its tokens. Registered credentials are keyed by issuer, so the new one gets
+    /// its own registration; a pre-registered `--client-id` belongs to the old one and stops the
+    /// run.
+    pub(super) async fn discovery(
+        &mut self,
+        trace: &mut Trace,
+        challenge: Option<&BearerChallenge>,
+    ) -> Result<Discovery, HostError> {
+        if let Some(d) = &self.discovery
+            && !self.rediscover
+        {
+            return Ok(d.clone());
+        }
+        if self.rediscover {
+            trace.detail("the server refused the token it was sent: reading its metadata again");
+        }
+        self.rediscover = false;
+        let d = discover(&self.http, &self.opts.server, challenge, trace).await?;
+        if let Some(before) = self.discovery.replace(d.clone())
+            && before.auth_server.issuer != d.auth_server.issuer
+        {
+            let (from, to) = (before.auth_server.issuer, d.auth_server.issuer.clone());
+            if self.opts.client_id.is_some() {
+                return Err(HostError::PreRegisteredElsewhere { from, to });
+            }
+            trace.detail(format_args!(
+                "the authorization server changed from {from} to {to} (SEP-2352): its client identity and tokens are not used with {to}"
+            ));
+            self.client = None;
+            self.stored_from = None;
+            self.tokens = None;
+            self.scope = None;
+        }
+        Ok(d)
+    }
+
+    /// Saves a new token set (0600, keyed by issuer) and sends its access token from now on. The
+    /// scope held (for a step-up) is the caller's: after a login, what it asked for.
+    pub(super) fn keep_tokens(
+        &mut self,
+        trace: &mut Trace,
+        tokens: StoredTokens,
+    ) -> Result<(), HostError> {
+        let path = self.token_store.save(&tokens)?;
+        trace.detail(format_args!(
+            "tokens kept in {} (mode 0600): access token{}",
+            path.display(),
+            tokens.refresh_token.as_deref().map_or(
+                ", no refresh token issued".to_string(),
+                |r| format!(" and refresh token {}", redact(r))
+            )
+        ));
+        self.mcp.set_token(tokens.access_token.clone());
+        self.tokens = Some(tokens);
+        self.access_rejected = false;
+        Ok(())
+    }
+
+    /// A token without a login, after a 401: the access token kept from an earlier run while it
+    /// is valid and not refused, else the refresh token (RFC 6749 §6). `false` when neither
+    /// works: a login follows. A refresh token the AS refuses is deleted.
+    pub(super) async fn renew(
+        &mut self,
+        trace: &mut Trace,
+        challenge: Option<&BearerChallenge>,
+    ) -> Result<bool, HostError> {
+        let discovery = self.discovery(trace, challenge).await?;
+        let auth = &discovery.auth_server;
+        let path = self.token_store.path_for(&auth.issuer);
+        let loaded = self.tokens.is_none();
+        if loaded {
+            let Some(stored) = self.token_store.load(&auth.issuer)? else {
+                return Ok(false);
+            };
+            // A file that fails the checks a fresh token response gets is never sent.
+            if let Err(why) = stored.check(now()) {
+                self.token_store.remove(&auth.issuer)?;
+                trace.step(format_args!(
+                    "tokens kept in {} discarded: {why}; deleted, a new login follows",
+                    path.display()
+                ));
+                return Ok(false);
+            }
+            self.tokens = Some(stored);
+            self.access_rejected = false;
+        }
+        let Some(client) = self.known_client(trace, &discovery)? else {
+            return Ok(false);
+        };
+        let Some(tokens) = self.tokens.clone() else {
+            return Ok(false);
+        };
+        if !tokens.fits(&auth.issuer, &client.client_id, &discovery.resource) {
+            trace.step(format_args!(
+                "tokens in {} are for client_id {} and resource {}, not for this client and {}: not used",
+                path.display(),
+                tokens.client_id,
+                tokens.resource,
+                discovery.resource
+            ));
+            self.tokens = None;
+            return Ok(false);
+        }
+        let now = now();
+        let access = match tokens.seconds_left(now) {
+            _ if self.access_rejected => "refused by the server".to_string(),
+            None => "lifetime not stated".to_string(),
+            Some(left) if left > 0 => format!("valid for another {left} s"),
+            Some(left) => format!("expired {} s ago", -left),
+        };
+        if loaded {
+            trace.step(format_args!(
+                "tokens kept from an earlier run ({}): access token {access}, scope {}, {}",
+                path.display(),
+                tokens
+                    .scope
+                    .as_deref()
+                    .map_or("(not stated)".into(), |s| format!("{s:?}")),
+                tokens.refresh_token.as_deref().map_or(
+                    "no refresh token".to_string(),
+                    |r| format!("refresh token {}", redact(r))
+                )
+            ));
+        }
+        if !self.access_rejected && tokens.access_usable(now) {
+            trace.detail("the access token is still valid: sending it, no login");
+            self.mcp.set_token(tokens.access_token.clone());
+            self.scope = tokens.scope.clone();
+            return Ok(true);
+        }
+        let Some(refresh_token) = tokens.refresh_token.clone() else {
+            trace.detail("no refresh token: a new login follows");
+            return Ok(false);
+        };
+        let result = authorization::refresh(
+            &self.http,
+            &auth.token_endpoint,
+            &client,
+            &refresh_token,
+            &discovery.resource,
+        )
+        .await;
+        let shown = format!(
+            "POST {} (refresh_token grant, the access token {access}; refresh_token {}, resource, client auth {})",
+            auth.token_endpoint,
+            redact(&refresh_token),
+            client.token_endpoint_auth_method
+        );
+        match result {
+            Ok(response) => {
+                trace.step(format_args!("{shown} → 200: {}", token_summary(&response)));
+                let renewed = StoredTokens::from_response(
+                    &auth.issuer,
+                    &client.client_id,
+                    &discovery.resource,
+                    tokens.scope.as_deref(),
+                    &response,
+                    now,
+                    Some(&tokens),
+                );
+                self.scope = renewed.scope.clone();
+                self.keep_tokens(trace, renewed)?;
+                self.refreshes += 1;
+                Ok(true)
+            }
+            Err(e) => {
+                trace.step(format_args!("{shown} → {e}"));
+                self.token_store.remove(&auth.issuer)?;
+                self.tokens = None;
+                trace.detail(format_args!(
+                    "the refresh token is no longer good: deleted {}; a new login follows",
+                    path.display()
+                ));
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// `scope` plus `offline_access` when the authorization server lists it in `scopes_supported`
+/// (MCP SEP-2207: how an OpenID-style server is asked for a refresh token); never otherwise.
+pub(super) fn with_offline_access(discovery: &Discovery, scope: Option<&str>) -> Option<String> {
+    if discovery
+        .auth_server
+        .scopes_supported
+        .iter()
+        .any(|s| s == OFFLINE_ACCESS)
+    {
+        union_scopes(scope, Some(OFFLINE_ACCESS))
+    } else {
+        scope.map(str::to_string)
+    }
+}
+
+/// True when the space-separated `scope` holds `wanted`.
+fn has_scope(scope: Option<&str>, wanted: &str) -> bool {
+    scope.is_some_and(|s| s.split_whitespace().any(|s| s == wanted))
+}
+
+/// What a client registers for (RFC 7591 `scope`, or its metadata document's): `scope` plus the
+/// PRM's `scopes_supported`, so that a later step-up asks for scopes the client is registered for.
+pub(super) fn registration_scope(discovery: &Discovery, scope: Option<&str>) -> Option<String> {
+    union_scopes(scope, Some(&discovery.scopes_supported.join(" ")))
+}
+
+/// `access_token eyJhbG…, expires_in 300 s, scope "…"`: a token response as the trace shows it.
+fn token_summary(token: &TokenResponse) -> String {
+    format!(
+        "access_token {}, expires_in {}, scope {}",
+        redact(&token.access_token),
+        token.expires_in.map_or("?".into(), |s| format!("{s} s")),
+        token
+            .scope
+            .as_deref()
+            .map_or("(not stated)".into(), |s| format!("{s:?}"))
+    )
+}
