@@ -474,7 +474,13 @@ pub struct Challenge {
 impl Challenge {
     /// The `WWW-Authenticate` value for `error`.
     pub fn header(&self, error: &AuthError) -> String {
-        let mut out = format!("Bearer realm=\"{REALM}\"");
+        self.challenge(format!("Bearer realm=\"{REALM}\""), error)
+    }
+
+    /// A challenge: `scheme_and_first` (the scheme and its first parameter), the error, then
+    /// `resource_metadata` and `scope`.
+    fn challenge(&self, scheme_and_first: String, error: &AuthError) -> String {
+        let mut out = scheme_and_first;
         if let Some((code, description)) = error.code_and_description() {
             // A quoted-string (RFC 9110 §5.6.4): keep the description free of quotes and backslashes.
             let description = description.replace(['"', '\\'], "'");
@@ -506,13 +512,9 @@ impl Challenge {
         if mode == DpopMode::Accepted {
             out.push(self.header(if on_dpop { &AuthError::Missing } else { error }));
         }
-        let bearer = self.header(if on_dpop { error } else { &AuthError::Missing });
-        let rest = bearer
-            .strip_prefix(&format!("Bearer realm=\"{REALM}\""))
-            .unwrap_or("");
-        out.push(format!(
-            "DPoP algs=\"{}\"{rest}",
-            dpop::PROOF_ALGS.join(" ")
+        out.push(self.challenge(
+            format!("DPoP algs=\"{}\"", dpop::PROOF_ALGS.join(" ")),
+            if on_dpop { error } else { &AuthError::Missing },
         ));
         out
     }
@@ -742,6 +744,11 @@ impl<S: HttpService> Service<Request> for Authenticated<S> {
     fn call(&mut self, mut request: Request) -> Self::Future {
         let has_body = announces_body(request.headers());
         let (scheme, token) = match presented_token(request.headers()) {
+            // A DPoP token where DPoP is off: refused as an unknown scheme, before any verification.
+            Ok((Scheme::Dpop, _)) if self.auth.proofs.is_none() => {
+                let refusal = self.auth.refuse(&AuthError::Missing, None, has_body);
+                return Box::pin(std::future::ready(Ok(refusal)));
+            }
             Ok(presented) => presented,
             Err(error) => {
                 let refusal = self.auth.refuse(&error, None, has_body);
