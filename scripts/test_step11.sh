@@ -22,6 +22,11 @@
 #     its --callback-timeout and says so); a registration refused by the realm's redirect rules
 #     (client profile mcp-dcr, changed through the Admin REST API, then restored); --headless against Keycloak
 #     stops at the login page;
+#   - DPoP (RFC 9449) with step10 at DPOP=accepted: step11 binds its tokens (--dpop auto), registers
+#     with dpop_bound_access_tokens, gets token_type DPoP with cnf.jkt = its key's thumbprint, calls
+#     as DPoP; the next run reuses the token, the one after refreshes it with a proof; step11's own
+#     token and key misused (no proof at Keycloak, as Bearer, replayed, other URL/method/key/token,
+#     old iat), each refused with its exact error; --dpop off and --dpop on;
 #   - bad paths on deliberately broken authorization servers (scripts/fake_oauth.py: metadata
 #     without S256, a forged state), a PRM for another resource, bad input;
 #   - no token, code, verifier or state in full in any output.
@@ -41,7 +46,7 @@ REALM_FILE="$ROOT/env/keycloak/mcp-realm.json"
 re() { printf '%s' "$1" | sed 's/[][\.*^$()+?{}|/]/\\&/g'; }
 
 # start_step10 KEYCLOAK_BASE HOST [PORT]: step10 on PORT (default: a free port P) trusting
-# KEYCLOAK_BASE's realm, with MCP_SERVER_URL http://HOST:P (the PRM's resource is then
+# KEYCLOAK_BASE's realm, DPOP=$S10_DPOP (default off), with MCP_SERVER_URL http://HOST:P (the PRM's resource is then
 # http://HOST:P/mcp). Waits (20 s) until /health reports the issuer's keys. Sets S10
 # (http://127.0.0.1:P), S10_PORT, S10_PID. The port must be known before step10 starts (it goes
 # into MCP_SERVER_URL), so it is chosen with free_port; if something else takes it first, step10
@@ -52,7 +57,7 @@ start_step10() {
     port="${fixed:-$(free_port)}"
     out="$WORK/step10.$port.out"
     log="$WORK/step10.$port.log"
-    (cd "$ROOT" && KEYCLOAK_URL="$kc" exec "$BIN/step10" --port "$port" \
+    (cd "$ROOT" && KEYCLOAK_URL="$kc" DPOP="${S10_DPOP:-off}" exec "$BIN/step10" --port "$port" \
       --mcp-server-url "http://$host:$port" >"$out" 2>"$log") &
     S10_PID=$!
     PIDS+=("$S10_PID")
@@ -147,6 +152,10 @@ cred_name() {
 }
 # tok_name ISSUER: the tokens file kept for ISSUER (tokens.rs: the same hash, prefix tokens-).
 tok_name() { cred_name "$1" | sed 's/^client-/tokens-/'; }
+# key_name ISSUER: the DPoP key file kept for ISSUER (client/dpop.rs: the same hash, prefix dpop-).
+key_name() { cred_name "$1" | sed 's/^client-/dpop-/'; }
+# jwt_claims JWT: the payload of JWT as JSON.
+jwt_claims() { python3 -c 'import base64, sys; p = sys.argv[1].split(".")[1]; sys.stdout.write(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)).decode())' "$1"; }
 # scopes_re SCOPE...: an extended regex matching the scopes space-separated in any order (Keycloak
 # lists granted scopes in no fixed order).
 scopes_re() {
@@ -216,7 +225,7 @@ line "^    $(re "$ISS")/protocol/openid-connect/auth\?response_type=…&client_i
   "    the URL is shown without its values once the browser has it"
 line "^\[6\] callback /callback: code $R6, state ✓ \(matches\), iss $(re "$ISS") ✓\$" \
   "[6] callback: state ✓, iss ✓ (RFC 9207)"
-line "^\[7\] POST $(re "$ISS")/protocol/openid-connect/token \(authorization_code, code $R6, code_verifier $R6, resource, client auth none\) → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$SCOPES_ALL\"\$" \
+line "^\[7\] POST $(re "$ISS")/protocol/openid-connect/token \(authorization_code, code $R6, code_verifier $R6, resource, client auth none\) → 200: token_type Bearer, access_token eyJhbG…, expires_in (300|299) s, scope \"$SCOPES_ALL\"\$" \
   "[7] token exchange with code_verifier and resource → 200, Keycloak grants mcp-admin all three MCP scopes and offline_access"
 line "^    tokens kept in $(re "$TOK") \(mode 0600\): access token and refresh token $R6\$" \
   "    access and refresh token kept in the state dir (mode 0600), shown redacted"
@@ -272,14 +281,14 @@ AT_EXIT+=("kc_admin PUT \"/admin/realms/$KC_REALM\" '{\"accessTokenLifespan\": $
 S4="$WORK/state-refresh"
 browse11 refresh-login "$S4" mcp-admin admin123 --callback-timeout 30 "$SRV/mcp"
 expect_rc 0 "first run: mcp-admin logs in"
-line "^\[7\] POST .* → 200: access_token eyJhbG…, expires_in (10|9) s, scope \"$SCOPES_ALL\"\$" "[7] the token lives 10 s"
+line "^\[7\] POST .* → 200: token_type Bearer, access_token eyJhbG…, expires_in (10|9) s, scope \"$SCOPES_ALL\"\$" "[7] the token lives 10 s"
 EXPIRES_AT="$(jq -r '.expires_at' "$S4/$(tok_name "$ISS")" 2>/dev/null)"
 while [ -n "$EXPIRES_AT" ] && [ "$(date +%s)" -le "$EXPIRES_AT" ]; do sleep 1; done
 browse11 refresh "$S4" mcp-admin admin123 --callback-timeout 30 "$SRV/mcp"
 expect_rc 0 "second run after the access token expired"
 line "^\[5\] tokens kept from an earlier run \($(re "$S4/$(tok_name "$ISS")")\): access token expired [0-9]+ s ago, scope \"$SCOPES_ALL\", refresh token $R6\$" \
   "[5] the kept access token has expired"
-line "^\[6\] POST $(re "$ISS")/protocol/openid-connect/token \(refresh_token grant, the access token expired [0-9]+ s ago; refresh_token $R6, resource, client auth none\) → 200: access_token eyJhbG…, expires_in (10|9) s, scope \"$SCOPES_ALL\"\$" \
+line "^\[6\] POST $(re "$ISS")/protocol/openid-connect/token \(refresh_token grant, the access token expired [0-9]+ s ago; refresh_token $R6, resource, client auth none\) → 200: token_type Bearer, access_token eyJhbG…, expires_in (10|9) s, scope \"$SCOPES_ALL\"\$" \
   "[6] refresh_token grant with the resource → 200, a new access token"
 line "^    tokens kept in $(re "$S4/$(tok_name "$ISS")") \(mode 0600\): access token and refresh token $R6\$" "    the new tokens kept"
 line "^\[9\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" "[9] tools/call echo with the renewed token"
@@ -323,7 +332,7 @@ else
   line "^    client_id $(re "$DOC_URL"), redirect_uri http://127\.0\.0\.1:8976/callback, code_challenge [A-Za-z0-9_-]{43} " "    the authorization request carries the URL as client_id"
   line "^\[6\] callback /callback: code $R6, state ✓ \(matches\), iss $(re "$ISS") ✓\$" "[6] callback: state ✓, iss ✓"
   line "^    the authorization server fetched the metadata document 1 time\(s\) during this round\$" "    Keycloak fetched the document once"
-  line "^\[7\] POST .* \(authorization_code, code $R6, code_verifier $R6, resource, client auth none\) → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$SCOPES_ALL\"\$" "[7] token for the document's client"
+  line "^\[7\] POST .* \(authorization_code, code $R6, code_verifier $R6, resource, client auth none\) → 200: token_type Bearer, access_token eyJhbG…, expires_in (300|299) s, scope \"$SCOPES_ALL\"\$" "[7] token for the document's client"
   line "^\[13\] done: protocol 2026-07-28, 1 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[13] done"
   if grep -q "consent accepted" "$BROWSER_LOG"; then pass "Keycloak showed its consent page for the document's client, and it was accepted"
   else fail "consent page: $(tail -n 3 "$BROWSER_LOG")"; fi
@@ -348,7 +357,7 @@ browse11 step-up "$WORK/state-step-up" mcp-user user123 --callback-timeout 30 --
 expect_rc 1 "step11 --scope mcp:tools as mcp-user"
 line "^    scope \"mcp:tools offline_access\" \(from --scope, plus offline_access: the authorization server lists it\), resource $(re "$SRV/mcp")\$" \
   "first round asks for mcp:tools (from --scope) and offline_access"
-line "^\[7\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:tools offline_access)\"\$" "[7] first token: mcp:tools"
+line "^\[7\] POST .* → 200: token_type Bearer, access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:tools offline_access)\"\$" "[7] first token: mcp:tools"
 line "^\[9\] POST /mcp tools/list \(Bearer eyJhbG…\) → 200: 2 tool\(s\): echo, whoami\$" "[9] tools/list allowed with mcp:tools"
 line "^\[10\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" "[10] tools/call allowed"
 line "^\[11\] POST /mcp prompts/list \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:read\", resource_metadata=\"$(re "$PRM")\", error_description=\"prompts/list requires mcp:read or mcp:prompts\"\$" \
@@ -356,13 +365,13 @@ line "^\[11\] POST /mcp prompts/list \(Bearer eyJhbG…\) → 403, WWW-Authentic
 line "^\[12\] authorization request 2 of at most 3 → $(re "$ISS")/protocol/openid-connect/auth\$" "[12] a second authorization round"
 line "^    scope \"mcp:tools offline_access mcp:read\" \(step-up: the scope held so far plus the 403 challenge's scope\), resource $(re "$SRV/mcp")\$" \
   "    step-up scope adds mcp:read"
-line "^\[14\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:read mcp:tools offline_access)\"\$" "[14] second token: mcp:read granted"
+line "^\[14\] POST .* → 200: token_type Bearer, access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:read mcp:tools offline_access)\"\$" "[14] second token: mcp:read granted"
 line "^\[15\] POST /mcp prompts/list \(Bearer eyJhbG…\) → 200: 1 prompt\(s\): echo_prompt\$" "[15] prompts/list retried → 200"
 line "^\[16\] POST /mcp prompts/get \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:prompts\", resource_metadata=\"$(re "$PRM")\", error_description=\"prompts/get requires mcp:prompts\"\$" \
   "[16] prompts/get → 403 insufficient_scope, scope mcp:prompts"
 line "^\[17\] authorization request 3 of at most 3 → " "[17] the third and last authorization round"
 line "^    scope \"mcp:tools offline_access mcp:read mcp:prompts\" \(step-up: the scope held so far plus the 403 challenge's scope\), " "    step-up scope adds mcp:prompts"
-line "^\[19\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:read mcp:tools offline_access)\"\$" "[19] third token: Keycloak does not grant mcp:prompts"
+line "^\[19\] POST .* → 200: token_type Bearer, access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:read mcp:tools offline_access)\"\$" "[19] third token: Keycloak does not grant mcp:prompts"
 line "^\[20\] POST /mcp prompts/get \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:prompts\"," "[20] prompts/get → 403 again"
 no_line "authorization request 4|done:" "no fourth round, no done line"
 error_is 'prompts/get: still 403 insufficient_scope after stepping up to scope "mcp:tools offline_access mcp:read mcp:prompts"; giving up' \
@@ -376,11 +385,11 @@ browse11 readonly "$WORK/state-readonly" mcp-readonly readonly123 --callback-tim
 # The host steps up once per call: the second 403 on tools/call ends the run (exit 1) before
 # prompts/list, and the round limit (3) is never reached.
 expect_rc 1 "step11 as mcp-readonly"
-line "^\[7\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:read offline_access)\"\$" "[7] first token: only mcp:read (and offline_access) granted"
+line "^\[7\] POST .* → 200: token_type Bearer, access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:read offline_access)\"\$" "[7] first token: only mcp:read (and offline_access) granted"
 line "^\[10\] POST /mcp tools/call \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:tools\"," "[10] tools/call → 403 insufficient_scope"
 line "^\[11\] authorization request 2 of at most 3 → $(re "$ISS")/protocol/openid-connect/auth\$" "[11] one step-up round"
 line "^    scope \"mcp:read mcp:tools mcp:prompts offline_access\" \(step-up: the scope held so far plus the 403 challenge's scope\)," "    step-up scope"
-line "^\[13\] POST .* → 200: access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:read offline_access)\"\$" "[13] second token: still only mcp:read"
+line "^\[13\] POST .* → 200: token_type Bearer, access_token eyJhbG…, expires_in (300|299) s, scope \"$(scopes_re mcp:read offline_access)\"\$" "[13] second token: still only mcp:read"
 line "^\[14\] POST /mcp tools/call \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:tools\"," "[14] tools/call → 403 again"
 no_line "authorization request 3" "no third authorization round"
 no_line "done:|prompts/list" "no done line, no prompts/list"
@@ -422,6 +431,119 @@ error_is "registration at $ISS/clients-registrations/openid-connect refused (HTT
 if [ ! -e "$WORK/state-policy/$(cred_name "$ISS")" ]; then pass "no credentials saved"; else fail "no credentials saved"; fi
 kc_admin PUT "$R/client-policies/profiles" "$(jq -c . "$WORK/profiles.json")" >/dev/null
 expect_eq "$KC_STATUS" 204 "Admin REST API: the profile restored (HTTP 204)"
+stop_server "$S10_PID"
+
+# ---------------------------------------------------------------------------------------------
+section "DPoP (RFC 9449): step10 with DPOP=accepted; step11 binds its tokens to a key (--dpop auto), on real Keycloak"
+S10_DPOP=accepted start_step10 "$KEYCLOAK_URL" localhost 9000
+S5="$WORK/state-dpop"
+browse11 dpop "$S5" mcp-admin admin123 --callback-timeout 30 "$SRV/mcp"
+expect_rc 0 "step11 $SRV/mcp (DPOP=accepted), mcp-admin logs in"
+KEYF="$S5/$(key_name "$ISS")"; TOK5="$S5/$(tok_name "$ISS")"; CRED5="$S5/$(cred_name "$ISS")"
+JKT="$(jq -r '.jkt // empty' "$KEYF" 2>/dev/null)"
+if [ "${#JKT}" = 43 ]; then pass "key file $(basename "$KEYF") (named after the issuer) holds the key and its thumbprint"; else fail "key file $KEYF: $(head -c 100 "$KEYF" 2>&1)"; JKT=no-jkt; fi
+if [ "$(stat -c %a "$KEYF" 2>/dev/null)" = 600 ]; then pass "key file mode 600"; else fail "key file mode 600: $(stat -c %a "$KEYF" 2>&1)"; fi
+line '^\[1\] POST /mcp server/discover without a token → 401, WWW-Authenticate: Bearer realm="mcp", resource_metadata="[^"]+", scope="[^"]+", DPoP algs="ES256 RS256", resource_metadata=' \
+  "[1] 401 with a Bearer and a DPoP challenge (RFC 9449 §7.1)"
+line "^\[4\] DPoP \(RFC 9449\): the authorization server lists ES256 in dpop_signing_alg_values_supported and the MCP server takes DPoP \(a DPoP challenge or dpop_signing_alg_values_supported\) → tokens bound to key jkt $JKT \(ES256, new, kept in $(re "$KEYF"), mode 0600\)\$" \
+  "[4] the decision and why; the key's thumbprint, never the key"
+line "^\[5\] POST $(re "$ISS")/clients-registrations/openid-connect \(RFC 7591: redirect_uris \[$CALLBACK\], token_endpoint_auth_method none, scope \"mcp:read mcp:tools mcp:prompts offline_access\", dpop_bound_access_tokens true\) → client_id [^ ,]+, token endpoint auth none\$" \
+  "[5] registered with dpop_bound_access_tokens true (RFC 9449 §5.2)"
+line "^\[8\] POST $(re "$ISS")/protocol/openid-connect/token \(authorization_code, code $R6, code_verifier $R6, resource, client auth none, DPoP proof \(jkt $JKT\)\) → 200: token_type DPoP, access_token eyJhbG…, expires_in (300|299) s, scope \"$SCOPES_ALL\"\$" \
+  "[8] token request with a proof → 200, token_type DPoP"
+line "^\[11\] POST /mcp tools/call \(DPoP eyJhbG… \+ proof\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" \
+  "[11] tools/call echo presented as DPoP with a fresh proof → 200"
+line "^\[14\] done: protocol 2026-07-28, 1 authorization round\(s\), 2 tool\(s\), called echo, 1 prompt\(s\)\$" "[14] done"
+if grep -qF -- "$(jq -r '.private_key_pkcs8 // "no-key"' "$KEYF")" "$OUT" "$ERR" "$BROWSER_LOG"; then fail "the private key appears in an output"; else pass "the private key appears in no output"; fi
+T5="$(jq -r '.access_token // empty' "$TOK5" 2>/dev/null)"
+if [ -n "$T5" ] && [ "$(jwt_claims "$T5" | jq -r '.cnf.jkt // empty')" = "$JKT" ]; then pass "Keycloak's token carries cnf.jkt = the key's thumbprint"; else fail "cnf.jkt of the token: $(jwt_claims "${T5:-a.e30.c}" | jq -c .cnf)"; fi
+if [ "$(jq -r .dpop_jkt "$TOK5")" = "$JKT" ]; then pass "tokens file: dpop_jkt = the key's thumbprint"; else fail "tokens file dpop_jkt: $(jq -c .dpop_jkt "$TOK5")"; fi
+CID5="$(jq -r '.client_id' "$CRED5")"
+kc_admin GET "/admin/realms/$KC_REALM/clients?clientId=$CID5" >"$WORK/registered-dpop.json"
+if jq_true '.[0].attributes["dpop.bound.access.tokens"] == "true"' "$WORK/registered-dpop.json"; then
+  pass "Keycloak holds the registered client to DPoP (attribute dpop.bound.access.tokens true)"
+else fail "Keycloak's record of $CID5: $(jq -c '.[0].attributes' "$WORK/registered-dpop.json" | head -c 300)"; fi
+RT5="$(jq -r '.refresh_token' "$TOK5")"
+curl -sS -o "$WORK/stolen-refresh.json" -w '%{http_code}' --max-time 10 "$ISS/protocol/openid-connect/token" \
+  -d grant_type=refresh_token -d "client_id=$CID5" --data-urlencode "refresh_token=$RT5" >"$WORK/stolen-refresh.code"
+expect_eq "$(cat "$WORK/stolen-refresh.code") $(jq -c . "$WORK/stolen-refresh.json")" \
+  '400 {"error":"invalid_request","error_description":"DPoP proof is missing"}' \
+  "the refresh token used without a proof (a thief without the key) → Keycloak 400 invalid_request: DPoP proof is missing"
+
+section "DPoP: the next runs — the kept token with a new proof, then a refresh with a proof"
+browse11 dpop-again "$S5" mcp-admin admin123 --callback-timeout 30 "$SRV/mcp"
+expect_rc 0 "second run"
+line "^\[4\] DPoP \(RFC 9449\): .* → tokens bound to key jkt $JKT \(ES256, kept from an earlier run in $(re "$KEYF"), mode 0600\)\$" "[4] the same key, kept from the first run"
+line "^\[5\] client: reusing client_id $(re "$CID5") registered earlier" "[5] the DPoP-bound registration is reused"
+line "^    the access token is still valid: sending it, no login\$" "    the kept token is sent, no login"
+line "^\[9\] POST /mcp tools/call \(DPoP eyJhbG… \+ proof\) echo " "[9] tools/call as DPoP"
+jq '.expires_at = 1' "$TOK5" >"$WORK/tokens5.json" && cat "$WORK/tokens5.json" >"$TOK5"
+browse11 dpop-refresh "$S5" mcp-admin admin123 --callback-timeout 30 "$SRV/mcp"
+expect_rc 0 "third run, the access token marked expired"
+line "^\[7\] POST $(re "$ISS")/protocol/openid-connect/token \(refresh_token grant, the access token expired [0-9]+ s ago; refresh_token $R6, resource, client auth none, DPoP proof\) → 200: token_type DPoP, access_token eyJhbG…" \
+  "[7] refresh_token grant with a proof → 200, token_type DPoP"
+line "^\[13\] done: protocol 2026-07-28, 0 authorization round\(s\), 2 tool\(s\), 1 refresh\(es\) without a login, called echo, 1 prompt\(s\)\$" "[13] done: the refresh, no login"
+if [ ! -s "$BROWSER_LOG" ]; then pass "the browser was never opened"; else fail "the browser was opened: $(head -c 200 "$BROWSER_LOG")"; fi
+T5="$(jq -r '.access_token' "$TOK5")"
+if [ "$(jwt_claims "$T5" | jq -r '.cnf.jkt // empty')" = "$JKT" ]; then pass "the refreshed token is bound to the same key (cnf.jkt)"; else fail "cnf.jkt after the refresh: $(jwt_claims "$T5" | jq -c .cnf)"; fi
+
+section "DPoP: step 11's token used by someone else — each refused by step10 with its exact error"
+DPOP_BIN="$ROOT/target/debug/examples/dpop_proof"
+if [ "${SKIP_BUILD:-0}" != 1 ]; then (cd "$ROOT" && cargo build --quiet --example dpop_proof) || fail "examples/dpop_proof does not build"; fi
+python3 -c 'import json, base64, sys; k = json.load(open(sys.argv[1]))["private_key_pkcs8"]; sys.stdout.buffer.write(base64.urlsafe_b64decode(k + "=" * (-len(k) % 4)))' "$KEYF" >"$WORK/step11-key.der"
+OTHER_KEY="$WORK/other-key.der"
+HTU="$SRV/mcp"
+proof11() { "$DPOP_BIN" "$@"; }
+# as11 AUTHORIZATION [PROOF...]: tools/list to step10 with that Authorization and DPoP header(s).
+as11() {
+  local auth="$1"; shift
+  local args=(-H "Authorization: $auth" -H 'MCP-Protocol-Version: 2025-11-25' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+  for p in "$@"; do args+=(-H "DPoP: $p"); done
+  curl -sS -o "$WORK/as11.json" -D "$WORK/as11.headers" -w '%{http_code}' --max-time 10 "$SRV/mcp" "${args[@]}" \
+    -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' >"$WORK/as11.code"
+}
+# refused11 DESCRIPTION ERROR DESCRIPTION_TEXT: the last as11 got 401 with that error in the body.
+refused11() {
+  expect_eq "$(cat "$WORK/as11.code") $(jq -c '[.error, .error_description]' "$WORK/as11.json")" \
+    "401 $(jq -cn --arg e "$2" --arg d "$3" '[$e, $d]')" "$1 → 401 $2: $3"
+}
+P="$(proof11 "$WORK/step11-key.der" POST "$HTU" --token "$T5")"
+as11 "DPoP $T5" "$P"
+expect_eq "$(cat "$WORK/as11.code")" 200 "step 11's token and key, a fresh proof → 200 (the holder of the key)"
+as11 "DPoP $T5" "$P"
+refused11 "the same proof again (replay, same jti)" invalid_dpop_proof "the proof's jti was used before (replay)"
+as11 "Bearer $T5"
+refused11 "the token as Bearer, no proof (stolen, no downgrade)" invalid_token "the token is bound to a key (cnf.jkt): present it as Authorization: DPoP with a DPoP proof"
+as11 "DPoP $T5" "$(proof11 "$WORK/step11-key.der" POST "http://localhost:9001/mcp" --token "$T5")"
+refused11 "a proof for another URL" invalid_dpop_proof "htu must be $HTU"
+as11 "DPoP $T5" "$(proof11 "$WORK/step11-key.der" GET "$HTU" --token "$T5")"
+refused11 "a proof for another method (GET)" invalid_dpop_proof "htm must be POST"
+as11 "DPoP $T5" "$(proof11 "$OTHER_KEY" POST "$HTU" --token "$T5")"
+refused11 "a proof from another key (the thief's own)" invalid_dpop_proof "the proof's key is not the key the token is bound to (cnf.jkt)"
+as11 "DPoP $T5" "$(proof11 "$WORK/step11-key.der" POST "$HTU" --token "another-token")"
+refused11 "a proof for another token (ath)" invalid_dpop_proof "ath is not the SHA-256 of the access token"
+as11 "DPoP $T5" "$(proof11 "$WORK/step11-key.der" POST "$HTU" --token "$T5" --iat-offset -120)"
+refused11 "a proof 120 s old (iat)" invalid_dpop_proof "iat is more than 60 s from the server's clock"
+stop_server "$S10_PID"
+
+section "DPoP: --dpop off and --dpop on"
+S10_DPOP=accepted start_step10 "$KEYCLOAK_URL" localhost 9000
+browse11 dpop-off "$S5" mcp-admin admin123 --callback-timeout 30 --dpop off "$SRV/mcp"
+expect_rc 0 "--dpop off against the same server, with the DPoP state dir"
+line "^    DPoP: not used — --dpop off: bearer tokens\$" "    DPoP: not used (--dpop off)"
+line "^\[4\] client: client_id $(re "$CID5") in $(re "$CRED5") was registered for DPoP-bound tokens; this run uses bearer tokens: registering anew\$" \
+  "[4] the DPoP-bound registration (and its tokens) not used for a bearer run"
+if [ "$(count "$OUT" "registering anew")" = 1 ]; then pass "said once"; else fail "'registering anew' said $(count "$OUT" "registering anew") times"; fi
+line "^\[5\] POST $(re "$ISS")/clients-registrations/openid-connect \(RFC 7591: redirect_uris \[$CALLBACK\], token_endpoint_auth_method none, scope \"mcp:read mcp:tools mcp:prompts offline_access\"\) → client_id " \
+  "[5] a new registration, without dpop_bound_access_tokens"
+line "^\[[0-9]+\] POST /mcp tools/call \(Bearer eyJhbG…\) echo " "tools/call as Bearer"
+stop_server "$S10_PID"
+start_step10 "$KEYCLOAK_URL" localhost 9000
+browse11 dpop-on "$WORK/state-dpop-on" mcp-admin admin123 --callback-timeout 30 --dpop on "$SRV/mcp"
+expect_rc 1 "--dpop on against step10 with DPOP=off"
+line "^\[4\] DPoP \(RFC 9449\): --dpop on; the authorization server lists ES256 in dpop_signing_alg_values_supported → tokens bound to key jkt " "[4] --dpop on binds though the server offers no DPoP"
+error_is "server/discover: the server answers 401 even with the token just obtained (scope=\"mcp:read mcp:tools mcp:prompts\"; the token is DPoP-bound and this server sent no DPoP challenge, so it does not take DPoP (RFC 9449 §7.1): run with --dpop auto or off)" \
+  "message: step10 (DPOP=off) does not take the DPoP-bound token, and step11 says why"
 stop_server "$S10_PID"
 
 # ---------------------------------------------------------------------------------------------
@@ -508,7 +630,7 @@ run11 hostile-token "$WORK/state-hostile-token" "$FAKE/mcp"
 expect_rc 1 "step11 against a token response whose access_token holds CR LF"
 error_is "token request to $FAKE/token refused (HTTP 200): access_token is not an RFC 6750 b64token (character 4 is U+000D), so it cannot be sent as a Bearer credential" \
   "message: the access token's syntax (RFC 6750 b64token), its position named"
-no_line '→ 200: access_token' "no '→ 200: access_token' line for the refused response"
+no_line '→ 200: token_type' "no '→ 200: token_type' line for the refused response"
 kept_files "$WORK/state-hostile-token" "$(cred_name "$FAKE")"
 curl -sS --max-time 5 -o "$WORK/fake-hostile-token.json" "$FAKE/requests"
 if jq_true '[.[] | select(.path == "/mcp")] | length == 1' "$WORK/fake-hostile-token.json"; then

@@ -23,6 +23,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use mcp_auth_steps::client::dpop::DpopChoice;
 use mcp_auth_steps::client::host::{self, HostOptions, McpHost};
 use mcp_auth_steps::client::trace::{Trace, printable_line};
 
@@ -80,6 +81,11 @@ struct Args {
     /// Seconds to wait for the browser to come back to the redirect URI.
     #[arg(long, default_value_t = 300)]
     callback_timeout: u64,
+    /// Bind tokens to a key (DPoP, RFC 9449): `auto` when the authorization server lists ES256
+    /// in dpop_signing_alg_values_supported and the MCP server takes DPoP; `on` always (an
+    /// authorization server without ES256 DPoP stops the run); `off` never.
+    #[arg(long, default_value = "auto", value_parser = DpopChoice::parse)]
+    dpop: DpopChoice,
 }
 
 #[tokio::main]
@@ -105,6 +111,7 @@ async fn main() -> ExitCode {
         client_metadata_url: args.client_metadata_url,
         publish_client_metadata: args.publish_client_metadata,
         callback_timeout: Duration::from_secs(args.callback_timeout),
+        dpop: args.dpop,
     };
     let mut trace = Trace::stdout();
     let result = match McpHost::new(options) {

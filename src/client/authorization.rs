@@ -1,6 +1,6 @@
 //! Step 11: the authorization code flow of a native app — PKCE S256 (RFC 7636), `state`
 //! (RFC 6749 §10.12), `resource` (RFC 8707), a one-shot loopback redirect listener (RFC 8252
-//! §7.3), and the code-for-token exchange (RFC 6749 §4.1.3).
+//! §7.3). The code-for-token exchange (RFC 6749 §4.1.3) is `client::token_endpoint`.
 //!
 //! MCP 2025-11-25 scope selection ([`select_scope`]): the `scope` of the challenge, else the PRM's
 //! `scopes_supported`, else no `scope` at all; a step-up ([`union_scopes`]) asks for what the
@@ -18,18 +18,14 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::header::{ACCEPT, CACHE_CONTROL, LOCATION};
-use serde::Deserialize;
+use reqwest::header::{CACHE_CONTROL, LOCATION};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use url::Url;
 
 use crate::auth::keys::{random_bytes, sha256_b64url};
-use crate::client::http_client;
 use crate::client::http_client::describe_reqwest;
-use crate::client::oauth_syntax::{MAX_EXPIRES_IN_SECS, check_access_token, check_refresh_token};
-use crate::client::registration::{ClientCredentials, oauth_error_text};
 use crate::client::trace::{Trace, redact, untrusted};
 
 /// The path of the loopback redirect URI.
@@ -675,146 +671,6 @@ pub async fn headless_authorize(
     Ok(())
 }
 
-// ---------------------------------------------------------------- the token request
-
-/// A token response (RFC 6749 §5.1).
-#[derive(Clone, Deserialize)]
-pub struct TokenResponse {
-    /// The access token.
-    pub access_token: String,
-    /// `Bearer`.
-    pub token_type: String,
-    /// Lifetime in seconds.
-    #[serde(default)]
-    pub expires_in: Option<u64>,
-    /// Granted scope, when the AS says.
-    #[serde(default)]
-    pub scope: Option<String>,
-    /// A refresh token, when issued.
-    #[serde(default)]
-    pub refresh_token: Option<String>,
-}
-
-impl TokenResponse {
-    /// Checked before anything from the response is kept or sent: the access and refresh tokens'
-    /// syntax ([`crate::client::oauth_syntax`]) and `expires_in` at most
-    /// [`MAX_EXPIRES_IN_SECS`].
-    pub fn check(&self) -> Result<(), String> {
-        check_access_token(&self.access_token)?;
-        if let Some(refresh) = &self.refresh_token {
-            check_refresh_token(refresh)?;
-        }
-        match self.expires_in {
-            Some(s) if s > MAX_EXPIRES_IN_SECS => Err(format!(
-                "expires_in {s} is out of range (at most {MAX_EXPIRES_IN_SECS} s, ten years)"
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenResponse")
-            .field("access_token", &redact(&self.access_token))
-            .field("token_type", &self.token_type)
-            .field("expires_in", &self.expires_in)
-            .field("scope", &self.scope)
-            .field("refresh_token", &self.refresh_token.as_deref().map(redact))
-            .finish()
-    }
-}
-
-/// One authorization code exchange.
-#[derive(Debug, Clone)]
-pub struct TokenRequest<'a> {
-    /// The AS's `token_endpoint`.
-    pub endpoint: &'a Url,
-    /// Who we are, and how we authenticate.
-    pub client: &'a ClientCredentials,
-    /// The code from the callback.
-    pub code: &'a str,
-    /// The PKCE pair of this authorization request.
-    pub pkce: &'a Pkce,
-    /// The same redirect URI as in the authorization request (RFC 6749 §4.1.3).
-    pub redirect_uri: &'a str,
-    /// The same `resource` as in the authorization request (RFC 8707 §2.2).
-    pub resource: &'a str,
-}
-
-/// RFC 6749 §4.1.3 with `code_verifier` (RFC 7636 §4.5) and `resource` (RFC 8707 §2.2), client
-/// authentication as registered.
-pub async fn exchange_code(
-    http: &reqwest::Client,
-    request: &TokenRequest<'_>,
-) -> Result<TokenResponse, AuthorizationError> {
-    let form = vec![
-        ("grant_type", "authorization_code".into()),
-        ("code", request.code.into()),
-        ("redirect_uri", request.redirect_uri.into()),
-        ("code_verifier", request.pkce.verifier().into()),
-        ("resource", request.resource.into()),
-    ];
-    token_request(http, request.endpoint, request.client, form).await
-}
-
-/// RFC 6749 §6: a new access token for a refresh token, for the same `resource` (RFC 8707 §2.2)
-/// and, without `scope`, the same scope as before; client authentication as registered (a public
-/// client sends its `client_id`, OAuth 2.1 §4.3.1).
-pub async fn refresh(
-    http: &reqwest::Client,
-    endpoint: &Url,
-    client: &ClientCredentials,
-    refresh_token: &str,
-    resource: &str,
-) -> Result<TokenResponse, AuthorizationError> {
-    let form = vec![
-        ("grant_type", "refresh_token".into()),
-        ("refresh_token", refresh_token.into()),
-        ("resource", resource.into()),
-    ];
-    token_request(http, endpoint, client, form).await
-}
-
-/// POSTs one token request and checks the answer: a 2xx JSON token response with a non-empty
-/// Bearer `access_token`, else [`AuthorizationError::Token`] with the RFC 6749 §5.2 error.
-async fn token_request(
-    http: &reqwest::Client,
-    endpoint: &Url,
-    client: &ClientCredentials,
-    mut form: Vec<(&'static str, String)>,
-) -> Result<TokenResponse, AuthorizationError> {
-    let url = endpoint.to_string();
-    let builder = http
-        .post(endpoint.clone())
-        .header(ACCEPT, "application/json");
-    let builder = client.authenticate(builder, &mut form);
-    let (status, body) = http_client::exchange(builder.form(&form))
-        .await
-        .map_err(|reason| AuthorizationError::Http {
-            url: url.clone(),
-            reason,
-        })?;
-    let refused = |error: String| AuthorizationError::Token {
-        url: url.clone(),
-        status: status.as_u16(),
-        error,
-    };
-    if !status.is_success() {
-        return Err(refused(oauth_error_text(&body)));
-    }
-    let token: TokenResponse = serde_json::from_slice(&body)
-        .map_err(|e| refused(format!("not a token response ({e})")))?;
-    if !token.token_type.eq_ignore_ascii_case("bearer") {
-        return Err(refused(format!(
-            "token_type {:?}, this client only uses Bearer tokens",
-            token.token_type
-        )));
-    }
-    token.check().map_err(refused)?;
-    Ok(token)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1073,7 +929,7 @@ mod tests {
         let redirect = listener.redirect_uri();
         assert!(redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/callback"));
         let waiter = tokio::spawn(listener.wait(Duration::from_secs(10)));
-        let http = http_client::build().unwrap();
+        let http = crate::client::http_client::build().unwrap();
         let other = http
             .get(redirect.replace("/callback", "/favicon.ico"))
             .send()
@@ -1110,7 +966,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let http = http_client::build().unwrap();
+        let http = crate::client::http_client::build().unwrap();
         let mut trace = Trace::memory();
         let redirect = "http://127.0.0.1:1/callback";
         for (path, expect) in [

@@ -4,6 +4,8 @@
 //! challenges without ever failing on junk; [`BearerChallenge`] is what the host acts on.
 //! Discovery (`client::discovery`) takes it from there.
 
+use crate::client::trace::untrusted;
+
 /// One challenge of a `WWW-Authenticate` field: a scheme and either a token68 or auth-params.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
@@ -208,24 +210,41 @@ pub struct BearerChallenge {
     pub scope: Option<String>,
     /// `resource_metadata`: where the Protected Resource Metadata is.
     pub resource_metadata: Option<String>,
+    /// The server also (or only) challenged with the `DPoP` scheme (RFC 9449 §7.1): it takes
+    /// DPoP-bound tokens.
+    pub dpop: bool,
 }
 
 impl BearerChallenge {
-    /// The first `Bearer` challenge among the `WWW-Authenticate` field values, if any.
+    /// The challenge to act on among the `WWW-Authenticate` field values: of the `Bearer` and
+    /// `DPoP` challenges (RFC 6750 §3, RFC 9449 §7.1; both carry the same parameters), the first
+    /// with an `error`, else the first `Bearer`, else the first `DPoP`. `None` when there is
+    /// neither.
     pub fn from_header_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Self> {
-        values
+        let ours: Vec<Challenge> = values
             .into_iter()
             .flat_map(parse_www_authenticate)
-            .find(|c| c.scheme.eq_ignore_ascii_case("bearer"))
-            .map(|c| {
-                let get = |name: &str| c.param(name).map(str::to_string);
-                Self {
-                    error: get("error"),
-                    error_description: get("error_description"),
-                    scope: get("scope"),
-                    resource_metadata: get("resource_metadata"),
-                }
+            .filter(|c| {
+                c.scheme.eq_ignore_ascii_case("bearer") || c.scheme.eq_ignore_ascii_case("dpop")
             })
+            .collect();
+        let dpop = ours.iter().any(|c| c.scheme.eq_ignore_ascii_case("dpop"));
+        let chosen = ours
+            .iter()
+            .find(|c| c.param("error").is_some())
+            .or_else(|| {
+                ours.iter()
+                    .find(|c| c.scheme.eq_ignore_ascii_case("bearer"))
+            })
+            .or_else(|| ours.first())?;
+        let get = |name: &str| chosen.param(name).map(str::to_string);
+        Some(Self {
+            error: get("error"),
+            error_description: get("error_description"),
+            scope: get("scope"),
+            resource_metadata: get("resource_metadata"),
+            dpop,
+        })
     }
 
     /// The `Bearer` challenge of a response's `WWW-Authenticate` fields.
@@ -244,6 +263,29 @@ impl BearerChallenge {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
+    }
+
+    /// The challenge in an error message: its `error`, `error_description` (made printable) and
+    /// `scope`, or what is missing.
+    pub fn describe(challenge: Option<&Self>) -> String {
+        let Some(c) = challenge else {
+            return "no Bearer or DPoP challenge".into();
+        };
+        let mut parts = Vec::new();
+        if let Some(e) = &c.error {
+            parts.push(format!("error={e}"));
+        }
+        if let Some(d) = &c.error_description {
+            parts.push(format!("error_description={:?}", untrusted(d)));
+        }
+        if let Some(s) = &c.scope {
+            parts.push(format!("scope={s:?}"));
+        }
+        if parts.is_empty() {
+            "Bearer challenge without error".into()
+        } else {
+            parts.join(", ")
+        }
     }
 
     /// `error="insufficient_scope"` (RFC 6750 §3.1): a step-up may help.

@@ -25,8 +25,9 @@ impl McpHost {
         trace: &mut Trace,
         discovery: &Discovery,
         scope: Option<&str>,
+        dpop: bool,
     ) -> Result<(ClientCredentials, CallbackListener), HostError> {
-        if let Some(client) = self.known_client(trace, discovery)? {
+        if let Some(client) = self.known_client(trace, discovery, dpop)? {
             let listener = self.listener_for(trace, &client, discovery).await?;
             return Ok((client, listener));
         }
@@ -47,14 +48,20 @@ impl McpHost {
             redirect_uri: listener.redirect_uri(),
             scope: registration_scope(discovery, scope),
             auth_method: choose_auth_method(supported)?.to_string(),
+            dpop_bound: dpop,
         };
         let client = register(&self.http, &endpoint, &auth.issuer, &request, supported).await?;
         let saved = self.store.save(&client)?;
         trace.step(format_args!(
-            "POST {endpoint} (RFC 7591: redirect_uris [{}], token_endpoint_auth_method {}, scope {}) → client_id {}{}, token endpoint auth {}",
+            "POST {endpoint} (RFC 7591: redirect_uris [{}], token_endpoint_auth_method {}, scope {}{}) → client_id {}{}, token endpoint auth {}",
             request.redirect_uri,
             request.auth_method,
             request.scope.as_deref().map_or("(none)".into(), |s| format!("{s:?}")),
+            match (dpop, client.dpop_bound) {
+                (false, _) => "",
+                (true, true) => ", dpop_bound_access_tokens true",
+                (true, false) => ", dpop_bound_access_tokens true, which the AS answered false",
+            },
             client.client_id,
             client
                 .client_secret
@@ -96,8 +103,11 @@ impl McpHost {
         &mut self,
         trace: &mut Trace,
         discovery: &Discovery,
+        dpop: bool,
     ) -> Result<Option<ClientCredentials>, HostError> {
-        if let Some(client) = &self.client {
+        if let Some(client) = &self.client
+            && (client.source != ClientSource::Registered || client.dpop_bound == dpop)
+        {
             return Ok(Some(client.clone()));
         }
         let auth = &discovery.auth_server;
@@ -126,7 +136,23 @@ impl McpHost {
                 );
             }
             ClientCredentials::metadata_document(&auth.issuer, &doc)
-        } else if let Some(stored) = self.store.load(&auth.issuer)? {
+        } else if let Some(stored) = self.store.load(&auth.issuer)?
+            && !self.skip_stored_client
+        {
+            if stored.dpop_bound != dpop {
+                // A client registered for DPoP gets no token without a proof, and one registered
+                // without would never be held to it: each run registers the client it is.
+                trace.step(format_args!(
+                    "client: client_id {} in {} was registered {} DPoP-bound tokens; this run {}: registering anew",
+                    stored.client_id,
+                    self.store.path_for(&auth.issuer).display(),
+                    if stored.dpop_bound { "for" } else { "without" },
+                    if dpop { "binds its tokens" } else { "uses bearer tokens" }
+                ));
+                self.client = None;
+                self.skip_stored_client = true;
+                return Ok(None);
+            }
             self.stored_from = Some(self.store.path_for(&auth.issuer));
             trace.step(format_args!(
                 "client: reusing client_id {} registered earlier with {} ({})",
@@ -185,6 +211,7 @@ impl McpHost {
             redirect_uri: listener.redirect_uri(),
             scope: with_offline_access(discovery, registration_scope(discovery, None).as_deref()),
             auth_method: AUTH_NONE.to_string(),
+            dpop_bound: false,
         }
         .body();
         document["client_id"] = json!(client.client_id);

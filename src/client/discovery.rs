@@ -122,6 +122,12 @@ pub struct ProtectedResource {
     /// Scopes a client may ask for.
     #[serde(default)]
     pub scopes_supported: Option<Vec<String>>,
+    /// DPoP proof algorithms the resource accepts (RFC 9728 §2).
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
+    /// The resource takes DPoP-bound tokens only (RFC 9728 §2).
+    #[serde(default)]
+    pub dpop_bound_access_tokens_required: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,6 +143,7 @@ struct MetadataDocument {
     client_id_metadata_document_supported: bool,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 /// The authorization server, as far as this client needs it.
@@ -160,6 +167,8 @@ pub struct AuthServer {
     pub scopes_supported: Vec<String>,
     /// The metadata document's URL; `None` when the 2025-03-26 default endpoints are in use.
     pub metadata_url: Option<Url>,
+    /// DPoP proof algorithms the token endpoint accepts (RFC 9449 §5.1); empty: no DPoP.
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// Everything discovery found out.
@@ -174,6 +183,10 @@ pub struct Discovery {
     pub auth_server: AuthServer,
     /// True when the server publishes no PRM (a 2025-03-26 server).
     pub legacy: bool,
+    /// The PRM lists `dpop_signing_alg_values_supported`: the resource takes DPoP.
+    pub resource_dpop: bool,
+    /// The PRM says `dpop_bound_access_tokens_required`.
+    pub resource_dpop_required: bool,
 }
 
 /// Why discovery stopped.
@@ -425,6 +438,9 @@ fn auth_server_from(
             .authorization_response_iss_parameter_supported,
         scopes_supported: doc.scopes_supported.unwrap_or_default(),
         metadata_url: Some(doc_url.clone()),
+        dpop_signing_alg_values_supported: doc
+            .dpop_signing_alg_values_supported
+            .unwrap_or_default(),
         issuer,
     })
 }
@@ -524,6 +540,10 @@ async fn discover_with_prm(
         scopes_supported: scopes,
         auth_server,
         legacy: false,
+        resource_dpop: prm
+            .dpop_signing_alg_values_supported
+            .is_some_and(|algs| !algs.is_empty()),
+        resource_dpop_required: prm.dpop_bound_access_tokens_required,
     })
 }
 
@@ -577,6 +597,7 @@ async fn discover_legacy(
                 authorization_response_iss_parameter_supported: false,
                 scopes_supported: Vec::new(),
                 metadata_url: None,
+                dpop_signing_alg_values_supported: Vec::new(),
             }
         }
     };
@@ -587,6 +608,8 @@ async fn discover_legacy(
         scopes_supported: Vec::new(),
         auth_server,
         legacy: true,
+        resource_dpop: false,
+        resource_dpop_required: false,
     })
 }
 

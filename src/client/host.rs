@@ -15,6 +15,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -23,6 +24,7 @@ use url::Url;
 use crate::client::authorization::AuthorizationError;
 use crate::client::challenge::BearerChallenge;
 use crate::client::discovery::{Discovery, DiscoveryError};
+use crate::client::dpop::{DpopChoice, DpopSigner};
 use crate::client::http_client;
 use crate::client::registration::{ClientCredentials, CredentialStore, RegistrationError};
 use crate::client::tokens::{StoredTokens, TokenStore};
@@ -72,6 +74,8 @@ pub struct HostOptions {
     pub publish_client_metadata: bool,
     /// How long to wait for the browser to come back.
     pub callback_timeout: Duration,
+    /// `--dpop`: bind tokens to a key (RFC 9449) when both servers take DPoP, always, or never.
+    pub dpop: DpopChoice,
 }
 
 impl fmt::Debug for HostOptions {
@@ -86,6 +90,7 @@ impl fmt::Debug for HostOptions {
             .field("client_secret", &self.client_secret.as_deref().map(redact))
             .field("client_metadata_url", &self.client_metadata_url)
             .field("publish_client_metadata", &self.publish_client_metadata)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }
@@ -262,6 +267,12 @@ pub struct McpHost {
     /// The server refused a token it had been sent: read its metadata again before the next
     /// token, since it may name another authorization server now (SEP-2352).
     pub(super) rediscover: bool,
+    /// The MCP server sent a `DPoP` challenge (RFC 9449 §7.1).
+    pub(super) rs_offers_dpop: bool,
+    /// The stored registration does not fit this run (DPoP-bound or not): register anew.
+    pub(super) skip_stored_client: bool,
+    /// The DPoP decision for an issuer, with its key when tokens are bound (`client::dpop`).
+    pub(super) dpop: Option<(String, Option<Arc<DpopSigner>>)>,
 }
 
 impl McpHost {
@@ -303,6 +314,9 @@ impl McpHost {
             tokens: None,
             access_rejected: false,
             rediscover: false,
+            rs_offers_dpop: false,
+            skip_stored_client: false,
+            dpop: None,
         })
     }
 
@@ -558,9 +572,18 @@ impl McpHost {
 
     fn label(&self, method: &str) -> String {
         let path = self.mcp.url().path();
-        match self.mcp.token() {
-            Some(token) => format!("POST {path} {method} (Bearer {})", redact(token)),
-            None => format!("POST {path} {method} without a token"),
+        match (self.mcp.token(), self.mcp.dpop_jkt()) {
+            (Some(token), None) => format!("POST {path} {method} (Bearer {})", redact(token)),
+            (Some(token), Some(_)) => format!(
+                "POST {path} {method} (DPoP {} + proof{})",
+                redact(token),
+                if self.mcp.retried_with_nonce() {
+                    ", sent again with the DPoP-Nonce of a 401 use_dpop_nonce"
+                } else {
+                    ""
+                }
+            ),
+            (None, _) => format!("POST {path} {method} without a token"),
         }
     }
 
@@ -604,12 +627,12 @@ impl McpHost {
         let mut stepped_up = false;
         let mut renewals = 0;
         loop {
-            let label = self.label(method);
             let reply = if notification {
                 self.mcp.notify(method, params.clone()).await?
             } else {
                 self.mcp.request(method, params.clone()).await?
             };
+            let label = self.label(method);
             let denial = match reply {
                 Reply::Response(value) => return Ok(value),
                 Reply::Accepted => return Ok(Value::Null),
@@ -627,12 +650,20 @@ impl McpHost {
             let Denial {
                 status, challenge, ..
             } = denial;
-            let detail = || challenge_text(challenge.as_ref());
+            self.rs_offers_dpop |= challenge.as_ref().is_some_and(|c| c.dpop);
+            let detail = || BearerChallenge::describe(challenge.as_ref());
             match status {
                 401 if authorized => {
+                    let mut detail = detail();
+                    if self.mcp.dpop_jkt().is_some() && !challenge.as_ref().is_some_and(|c| c.dpop)
+                    {
+                        detail.push_str(
+                            "; the token is DPoP-bound and this server sent no DPoP challenge, so it does not take DPoP (RFC 9449 §7.1): run with --dpop auto or off",
+                        );
+                    }
                     return Err(HostError::TokenRejected {
                         method: method.into(),
-                        detail: detail(),
+                        detail,
                     });
                 }
                 401 => {
@@ -669,29 +700,6 @@ impl McpHost {
                         detail: detail(),
                     });
                 }
-            }
-        }
-    }
-}
-
-fn challenge_text(challenge: Option<&BearerChallenge>) -> String {
-    match challenge {
-        None => "no Bearer challenge".into(),
-        Some(c) => {
-            let mut parts = Vec::new();
-            if let Some(e) = &c.error {
-                parts.push(format!("error={e}"));
-            }
-            if let Some(d) = &c.error_description {
-                parts.push(format!("error_description={:?}", untrusted(d)));
-            }
-            if let Some(s) = &c.scope {
-                parts.push(format!("scope={s:?}"));
-            }
-            if parts.is_empty() {
-                "Bearer challenge without error".into()
-            } else {
-                parts.join(", ")
             }
         }
     }
@@ -1037,6 +1045,7 @@ mod tests {
             client_metadata_url: None,
             publish_client_metadata: false,
             callback_timeout: Duration::from_secs(5),
+            dpop: DpopChoice::Auto,
         }
     }
 
@@ -1244,7 +1253,7 @@ mod tests {
         // A second may tick between the edit and the run.
         let text = trace.lines().join("\n").replace("31 s ago", "30 s ago");
         assert!(text.contains("access token expired 30 s ago"), "{text}");
-        assert!(text.contains("(refresh_token grant, the access token expired 30 s ago; refresh_token refres…, resource, client auth none) → 200: access_token token-…, expires_in 60 s, scope \"read\""), "{text}");
+        assert!(text.contains("(refresh_token grant, the access token expired 30 s ago; refresh_token refres…, resource, client auth none) → 200: token_type Bearer, access_token token-…, expires_in 60 s, scope \"read\""), "{text}");
         assert!(
             summary
                 .to_string()

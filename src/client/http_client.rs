@@ -46,10 +46,19 @@ pub async fn read_body(mut response: reqwest::Response, cap: usize) -> Result<Ve
 pub async fn exchange(
     request: reqwest::RequestBuilder,
 ) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
+    let (status, _, body) = exchange_with_headers(request).await?;
+    Ok((status, body))
+}
+
+/// [`exchange`], with the response's headers.
+pub async fn exchange_with_headers(
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>), String> {
     let response = request.send().await.map_err(|e| describe_reqwest(&e))?;
     let status = response.status();
+    let headers = response.headers().clone();
     let body = read_body(response, MAX_BODY_BYTES).await?;
-    Ok((status, body))
+    Ok((status, headers, body))
 }
 
 /// True when the host is a loopback name or address (`localhost`, `127.0.0.0/8`, `[::1]`).

@@ -4,16 +4,20 @@
 //! The session flow that calls these is in `client::host`; the client identity in
 //! `client::client_identity`.
 
+use std::sync::Arc;
+
 use crate::client::authorization::{
-    self, AuthorizationError, AuthorizationRequest, Opened, Pkce, TokenRequest, TokenResponse,
-    check_callback, check_issuer, new_state, select_scope, union_scopes,
+    self, AuthorizationError, AuthorizationRequest, Opened, Pkce, check_callback, check_issuer,
+    new_state, select_scope, union_scopes,
 };
 use crate::client::challenge::BearerChallenge;
 use crate::client::discovery::{Discovery, discover};
+use crate::client::dpop::{self, DpopSigner};
 use crate::client::host::{
     HEADLESS_CALLBACK_TIMEOUT, HostError, MAX_AUTHORIZATIONS, McpHost, OFFLINE_ACCESS,
 };
 use crate::client::registration::{ClientSource, now};
+use crate::client::token_endpoint::{self, TokenRequest, TokenResponse};
 use crate::client::tokens::StoredTokens;
 use crate::client::trace::{Trace, redact};
 
@@ -71,8 +75,9 @@ impl McpHost {
         };
         let scope = asked;
 
+        let dpop = self.dpop_signer(trace, &discovery)?;
         let (client, listener) = self
-            .client_identity(trace, &discovery, scope.as_deref())
+            .client_identity(trace, &discovery, scope.as_deref(), dpop.is_some())
             .await?;
         self.authorizations += 1;
         let auth = &discovery.auth_server;
@@ -178,7 +183,7 @@ impl McpHost {
         }
         let code = checked?;
 
-        let token = authorization::exchange_code(
+        let token = token_endpoint::exchange_code(
             &self.http,
             &TokenRequest {
                 endpoint: &auth.token_endpoint,
@@ -187,19 +192,21 @@ impl McpHost {
                 pkce: &pkce,
                 redirect_uri: &redirect_uri,
                 resource: &discovery.resource,
+                dpop: dpop.as_deref(),
             },
         )
         .await
         .map_err(|e| self.maybe_stale(e))?;
         trace.step(format_args!(
-            "POST {} (authorization_code, code {}, code_verifier {}, resource, client auth {}) → 200: {}",
+            "POST {} (authorization_code, code {}, code_verifier {}, resource, client auth {}{}) → 200: {}",
             auth.token_endpoint,
             redact(&code),
             redact(pkce.verifier()),
             client.token_endpoint_auth_method,
+            proof_note(dpop.as_deref(), &token),
             token_summary(&token)
         ));
-        let tokens = StoredTokens::from_response(
+        let mut tokens = StoredTokens::from_response(
             &auth.issuer,
             &client.client_id,
             &discovery.resource,
@@ -208,6 +215,7 @@ impl McpHost {
             now(),
             None,
         );
+        tokens.dpop_jkt = bound_to(dpop.as_deref(), &token);
         self.keep_tokens(trace, tokens)?;
         self.scope = scope;
         Ok(())
@@ -246,10 +254,57 @@ impl McpHost {
             ));
             self.client = None;
             self.stored_from = None;
+            self.skip_stored_client = false;
             self.tokens = None;
             self.scope = None;
         }
         Ok(d)
+    }
+
+    /// The DPoP decision for this authorization server (`client::dpop::decide`), made once per
+    /// issuer and said on the trace: `Some` key when this run binds its tokens.
+    // ANCHOR: dpop_decision
+    pub(super) fn dpop_signer(
+        &mut self,
+        trace: &mut Trace,
+        discovery: &Discovery,
+    ) -> Result<Option<Arc<DpopSigner>>, HostError> {
+        let issuer = &discovery.auth_server.issuer;
+        if let Some((decided_for, signer)) = &self.dpop
+            && decided_for == issuer
+        {
+            return Ok(signer.clone());
+        }
+        let (bind, why) = dpop::decide(self.opts.dpop, discovery, self.rs_offers_dpop)
+            .map_err(HostError::Options)?;
+        let signer = if bind {
+            let (key, path, created) = dpop::load_or_create(&self.opts.state_dir, issuer)?;
+            trace.step(format_args!(
+                "DPoP (RFC 9449): {why} → tokens bound to key jkt {} (ES256, {} {}, mode 0600)",
+                key.thumbprint(),
+                if created {
+                    "new, kept in"
+                } else {
+                    "kept from an earlier run in"
+                },
+                path.display()
+            ));
+            Some(Arc::new(DpopSigner::new(key)))
+        } else {
+            trace.detail(format_args!("DPoP: not used — {why}"));
+            None
+        };
+        self.dpop = Some((issuer.clone(), signer.clone()));
+        Ok(signer)
+    }
+    // ANCHOR_END: dpop_decision
+
+    /// The key a token set is presented with: this run's, when the set is bound to it.
+    fn signer_for(&self, tokens: &StoredTokens) -> Option<Arc<DpopSigner>> {
+        let (_, signer) = self.dpop.as_ref()?;
+        signer
+            .clone()
+            .filter(|s| tokens.dpop_jkt.as_deref() == Some(s.thumbprint().as_str()))
     }
 
     /// Saves a new token set (0600, keyed by issuer) and sends its access token from now on. The
@@ -268,7 +323,8 @@ impl McpHost {
                 |r| format!(" and refresh token {}", redact(r))
             )
         ));
-        self.mcp.set_token(tokens.access_token.clone());
+        self.mcp
+            .set_token(tokens.access_token.clone(), self.signer_for(&tokens));
         self.tokens = Some(tokens);
         self.access_rejected = false;
         Ok(())
@@ -302,7 +358,8 @@ impl McpHost {
             self.tokens = Some(stored);
             self.access_rejected = false;
         }
-        let Some(client) = self.known_client(trace, &discovery)? else {
+        let dpop = self.dpop_signer(trace, &discovery)?;
+        let Some(client) = self.known_client(trace, &discovery, dpop.is_some())? else {
             return Ok(false);
         };
         let Some(tokens) = self.tokens.clone() else {
@@ -315,6 +372,24 @@ impl McpHost {
                 tokens.client_id,
                 tokens.resource,
                 discovery.resource
+            ));
+            self.tokens = None;
+            return Ok(false);
+        }
+        let this_key = dpop.as_ref().map(|d| d.thumbprint());
+        if tokens.dpop_jkt != this_key {
+            trace.step(format_args!(
+                "tokens in {} are {}, and this run {}: not used",
+                path.display(),
+                tokens
+                    .dpop_jkt
+                    .as_deref()
+                    .map_or("bearer tokens".into(), |k| format!("bound to DPoP key {k}")),
+                this_key
+                    .as_deref()
+                    .map_or("uses bearer tokens".into(), |k| format!(
+                        "uses DPoP key {k}"
+                    ))
             ));
             self.tokens = None;
             return Ok(false);
@@ -342,7 +417,8 @@ impl McpHost {
         }
         if !self.access_rejected && tokens.access_usable(now) {
             trace.detail("the access token is still valid: sending it, no login");
-            self.mcp.set_token(tokens.access_token.clone());
+            self.mcp
+                .set_token(tokens.access_token.clone(), self.signer_for(&tokens));
             self.scope = tokens.scope.clone();
             return Ok(true);
         }
@@ -350,24 +426,29 @@ impl McpHost {
             trace.detail("no refresh token: a new login follows");
             return Ok(false);
         };
-        let result = authorization::refresh(
+        let result = token_endpoint::refresh(
             &self.http,
             &auth.token_endpoint,
             &client,
             &refresh_token,
             &discovery.resource,
+            dpop.as_deref(),
         )
         .await;
         let shown = format!(
-            "POST {} (refresh_token grant, the access token {access}; refresh_token {}, resource, client auth {})",
+            "POST {} (refresh_token grant, the access token {access}; refresh_token {}, resource, client auth {}{})",
             auth.token_endpoint,
             redact(&refresh_token),
-            client.token_endpoint_auth_method
+            client.token_endpoint_auth_method,
+            if dpop.is_some() { ", DPoP proof" } else { "" }
         );
         match result {
             Ok(response) => {
                 trace.step(format_args!("{shown} → 200: {}", token_summary(&response)));
-                let renewed = StoredTokens::from_response(
+                if response.nonce_retried {
+                    trace.detail("the authorization server asked for a nonce (400 use_dpop_nonce, DPoP-Nonce): sent again once with it");
+                }
+                let mut renewed = StoredTokens::from_response(
                     &auth.issuer,
                     &client.client_id,
                     &discovery.resource,
@@ -376,6 +457,7 @@ impl McpHost {
                     now,
                     Some(&tokens),
                 );
+                renewed.dpop_jkt = bound_to(dpop.as_deref(), &response);
                 self.scope = renewed.scope.clone();
                 self.keep_tokens(trace, renewed)?;
                 self.refreshes += 1;
@@ -421,10 +503,35 @@ pub(super) fn registration_scope(discovery: &Discovery, scope: Option<&str>) -> 
     union_scopes(scope, Some(&discovery.scopes_supported.join(" ")))
 }
 
-/// `access_token eyJhbG…, expires_in 300 s, scope "…"`: a token response as the trace shows it.
+/// `, DPoP proof (jkt …)` in a token request's trace line, with the nonce retry when there was
+/// one.
+fn proof_note(dpop: Option<&DpopSigner>, token: &TokenResponse) -> String {
+    match dpop {
+        None => String::new(),
+        Some(signer) => format!(
+            ", DPoP proof (jkt {}){}",
+            signer.thumbprint(),
+            if token.nonce_retried {
+                ", sent again once with the DPoP-Nonce of a 400 use_dpop_nonce"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+/// The thumbprint a token response is bound to: the key's, when a proof was sent and the
+/// authorization server says `token_type` `DPoP`.
+fn bound_to(dpop: Option<&DpopSigner>, token: &TokenResponse) -> Option<String> {
+    dpop.filter(|_| token.is_dpop()).map(DpopSigner::thumbprint)
+}
+
+/// `token_type DPoP, access_token eyJhbG…, expires_in 300 s, scope "…"`: a token response as the
+/// trace shows it.
 fn token_summary(token: &TokenResponse) -> String {
     format!(
-        "access_token {}, expires_in {}, scope {}",
+        "token_type {}, access_token {}, expires_in {}, scope {}",
+        token.token_type,
         redact(&token.access_token),
         token.expires_in.map_or("?".into(), |s| format!("{s} s")),
         token

@@ -63,6 +63,10 @@ pub struct ClientCredentials {
     pub client_secret_expires_at: Option<u64>,
     /// How the identity was obtained.
     pub source: ClientSource,
+    /// Registered with `dpop_bound_access_tokens: true` (RFC 9449 §5.2): the authorization
+    /// server refuses this client's token requests without a DPoP proof.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound: bool,
 }
 
 impl fmt::Debug for ClientCredentials {
@@ -103,6 +107,7 @@ impl ClientCredentials {
             redirect_uris: Vec::new(),
             client_secret_expires_at: None,
             source: ClientSource::PreRegistered,
+            dpop_bound: false,
         }
     }
 
@@ -117,6 +122,7 @@ impl ClientCredentials {
             redirect_uris: Vec::new(),
             client_secret_expires_at: None,
             source: ClientSource::MetadataDocument,
+            dpop_bound: false,
         }
     }
 
@@ -245,6 +251,8 @@ pub struct RegistrationRequest {
     pub scope: Option<String>,
     /// `token_endpoint_auth_method`.
     pub auth_method: String,
+    /// Ask to be held to DPoP-bound tokens (`dpop_bound_access_tokens`, RFC 9449 §5.2).
+    pub dpop_bound: bool,
 }
 
 impl RegistrationRequest {
@@ -264,6 +272,9 @@ impl RegistrationRequest {
         if let Some(scope) = &self.scope {
             body["scope"] = json!(scope);
         }
+        if self.dpop_bound {
+            body["dpop_bound_access_tokens"] = json!(true);
+        }
         body
     }
 }
@@ -275,6 +286,7 @@ struct RegistrationResponse {
     token_endpoint_auth_method: Option<String>,
     redirect_uris: Option<Vec<String>>,
     client_secret_expires_at: Option<u64>,
+    dpop_bound_access_tokens: Option<bool>,
 }
 
 /// RFC 7591 §3: POST the metadata, read the client id (and secret) back. The method used at the
@@ -351,6 +363,9 @@ pub async fn register(
             .unwrap_or_else(|| vec![request.redirect_uri.clone()]),
         client_secret_expires_at: parsed.client_secret_expires_at,
         source: ClientSource::Registered,
+        // RFC 7591 §3.2.1: the response holds the metadata as registered; an AS that ignores
+        // the member leaves it out, one that refuses it says false.
+        dpop_bound: request.dpop_bound && parsed.dpop_bound_access_tokens != Some(false),
     })
 }
 
@@ -523,6 +538,7 @@ mod tests {
             redirect_uris: vec!["http://127.0.0.1:5000/callback".into()],
             client_secret_expires_at: Some(0),
             source: ClientSource::Registered,
+            dpop_bound: false,
         }
     }
 
@@ -554,6 +570,7 @@ mod tests {
             redirect_uri: "http://127.0.0.1:4000/callback".into(),
             scope: Some("mcp:read mcp:tools".into()),
             auth_method: AUTH_NONE.into(),
+            dpop_bound: false,
         }
         .body();
         assert_eq!(
@@ -568,6 +585,7 @@ mod tests {
         assert_eq!(body["application_type"], "native");
         assert_eq!(body["token_endpoint_auth_method"], "none");
         assert_eq!(body["scope"], "mcp:read mcp:tools");
+        assert!(body.get("dpop_bound_access_tokens").is_none());
         let without = RegistrationRequest {
             scope: None,
             ..RegistrationRequest {
@@ -575,10 +593,12 @@ mod tests {
                 redirect_uri: "r".into(),
                 scope: None,
                 auth_method: AUTH_NONE.into(),
+                dpop_bound: true,
             }
         }
         .body();
         assert!(without.get("scope").is_none());
+        assert_eq!(without["dpop_bound_access_tokens"], true, "RFC 9449 §5.2");
     }
 
     #[test]

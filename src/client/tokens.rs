@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::authorization::TokenResponse;
 use crate::client::oauth_syntax::{MAX_EXPIRES_IN_SECS, check_access_token, check_refresh_token};
 use crate::client::registration::{
     RegistrationError, issuer_file, read_if_present, save_private_json, store_error,
 };
+use crate::client::token_endpoint::TokenResponse;
 use crate::client::trace::redact;
 
 /// An access token this close to its expiry is treated as expired (it could lapse in flight).
@@ -44,6 +44,10 @@ pub struct StoredTokens {
     /// The refresh token, when one was issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// For a DPoP-bound token (`token_type` `DPoP`, RFC 9449 §5): the thumbprint of the key it is
+    /// bound to (its `cnf.jkt`). Absent: a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 impl fmt::Debug for StoredTokens {
@@ -56,13 +60,14 @@ impl fmt::Debug for StoredTokens {
             .field("access_token", &redact(&self.access_token))
             .field("expires_at", &self.expires_at)
             .field("refresh_token", &self.refresh_token.as_deref().map(redact))
+            .field("dpop_jkt", &self.dpop_jkt)
             .finish()
     }
 }
 
 impl StoredTokens {
-    /// The tokens of a token response received at `now`. `previous` is the set a refresh
-    /// replaced: a response without a new refresh token keeps the old one (RFC 6749 §6), and one
+    /// The tokens of a token response received at `now` (as bearer tokens: the caller sets
+    /// [`Self::dpop_jkt`] for a DPoP-bound one). `previous` is the set a refresh replaced: a response without a new refresh token keeps the old one (RFC 6749 §6), and one
     /// without `scope` keeps the scope (RFC 6749 §5.1: the scope is then the one asked for).
     pub fn from_response(
         issuer: &str,
@@ -88,6 +93,7 @@ impl StoredTokens {
                 .refresh_token
                 .clone()
                 .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+            dpop_jkt: None,
         }
     }
 

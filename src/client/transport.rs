@@ -10,17 +10,22 @@
 //! `prompts/get` / `resources/read` (as `=?base64?…?=` when the name is not plain printable
 //! ASCII), and `params._meta` with the protocol version, the client's capabilities and its name.
 //! Legacy: after `initialize` it sends `MCP-Protocol-Version`, and `Mcp-Session-Id` when the
-//! server issued one. A `401`/`403` is handed back with its `Bearer` challenge: what to do about it
-//! is the host's business (`client::host`).
+//! server issued one. A `401`/`403` is handed back with its `Bearer` (or `DPoP`) challenge: what to
+//! do about it is the host's business (`client::host`).
+//!
+//! A DPoP-bound token (RFC 9449) goes as `Authorization: DPoP` with a fresh proof on every request;
+//! a `401 use_dpop_nonce` with a `DPoP-Nonce` is answered once, with a proof holding the nonce.
 
 use std::fmt;
+use std::sync::Arc;
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::client::challenge::BearerChallenge;
+use crate::client::challenge::{BearerChallenge, parse_www_authenticate};
+use crate::client::dpop::{self, DpopSigner};
 use crate::client::http_client::MAX_BODY_BYTES;
 use crate::client::http_client::describe_reqwest;
 use crate::client::trace::redact;
@@ -101,6 +106,12 @@ pub struct McpClient {
     http: reqwest::Client,
     url: Url,
     token: Option<String>,
+    /// The key the token is bound to (RFC 9449): then `Authorization: DPoP` and a proof.
+    dpop: Option<Arc<DpopSigner>>,
+    /// The MCP server's latest `DPoP-Nonce` (RFC 9449 §9).
+    dpop_nonce: Option<String>,
+    /// The last request was retried once with the server's nonce.
+    retried_with_nonce: bool,
     session_id: Option<String>,
     protocol_version: Option<String>,
     /// `Some(clientInfo.name)` while speaking 2026-07-28.
@@ -113,6 +124,7 @@ impl fmt::Debug for McpClient {
         f.debug_struct("McpClient")
             .field("url", &self.url.as_str())
             .field("token", &self.token.as_deref().map(redact))
+            .field("dpop_jkt", &self.dpop.as_ref().map(|d| d.thumbprint()))
             .field("session_id", &self.session_id)
             .field("protocol_version", &self.protocol_version)
             .finish()
@@ -126,6 +138,9 @@ impl McpClient {
             http,
             url,
             token: None,
+            dpop: None,
+            dpop_nonce: None,
+            retried_with_nonce: false,
             session_id: None,
             protocol_version: None,
             modern: None,
@@ -138,9 +153,21 @@ impl McpClient {
         &self.url
     }
 
-    /// Uses `token` from now on.
-    pub fn set_token(&mut self, token: String) {
+    /// Uses `token` from now on: as `Bearer`, or with `dpop` as `DPoP` with a fresh proof on
+    /// every request (RFC 9449 §7.1).
+    pub fn set_token(&mut self, token: String, dpop: Option<Arc<DpopSigner>>) {
         self.token = Some(token);
+        self.dpop = dpop;
+    }
+
+    /// True when the last request was sent again with the server's `DPoP-Nonce` (RFC 9449 §9).
+    pub fn retried_with_nonce(&self) -> bool {
+        self.retried_with_nonce
+    }
+
+    /// The thumbprint of the key the token is bound to, when it is.
+    pub fn dpop_jkt(&self) -> Option<String> {
+        self.dpop.as_ref().map(|d| d.thumbprint())
     }
 
     /// The current token, if any.
@@ -205,17 +232,8 @@ impl McpClient {
         self.post(method, &message, None).await
     }
 
-    async fn post(
-        &mut self,
-        method: &str,
-        message: &Value,
-        id: Option<u64>,
-    ) -> Result<Reply, McpError> {
-        let http_error = |reason: String| McpError::Http {
-            url: self.url.to_string(),
-            method: method.to_string(),
-            reason,
-        };
+    /// One POST of `message`, with every header this client sends.
+    fn build(&self, method: &str, message: &Value, id: Option<u64>) -> reqwest::RequestBuilder {
         let mut builder = self
             .http
             .post(self.url.clone())
@@ -235,13 +253,70 @@ impl McpClient {
         if let Some(session) = &self.session_id {
             builder = builder.header(SESSION_HEADER, session);
         }
-        if let Some(token) = &self.token {
-            builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
+        // ANCHOR: dpop_request
+        match (&self.token, &self.dpop) {
+            (Some(token), Some(signer)) => {
+                let proof =
+                    signer.proof("POST", &self.url, Some(token), self.dpop_nonce.as_deref());
+                builder = builder
+                    .header(AUTHORIZATION, format!("DPoP {token}"))
+                    .header(dpop::PROOF_HEADER, proof);
+            }
+            (Some(token), None) => {
+                builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
+            }
+            (None, _) => {}
         }
-        let mut response = builder
-            .send()
-            .await
-            .map_err(|e| http_error(describe_reqwest(&e)))?;
+        // ANCHOR_END: dpop_request
+        builder
+    }
+
+    /// Sends `message` and reads the answer. With a DPoP-bound token, a `401` whose `DPoP`
+    /// challenge says `use_dpop_nonce` and that carries a `DPoP-Nonce` is sent once more with a
+    /// new proof holding that nonce (RFC 9449 §9); any other answer's `DPoP-Nonce` is kept for
+    /// the next request.
+    async fn post(
+        &mut self,
+        method: &str,
+        message: &Value,
+        id: Option<u64>,
+    ) -> Result<Reply, McpError> {
+        let http_error = |reason: String| McpError::Http {
+            url: self.url.to_string(),
+            method: method.to_string(),
+            reason,
+        };
+        self.retried_with_nonce = false;
+        let mut response = loop {
+            let response = self
+                .build(method, message, id)
+                .send()
+                .await
+                .map_err(|e| http_error(describe_reqwest(&e)))?;
+            if self.dpop.is_none() {
+                break response;
+            }
+            let nonce = dpop::nonce_from(response.headers());
+            if let Some(nonce) = &nonce {
+                self.dpop_nonce = Some(nonce.clone());
+            }
+            let wants_nonce = response.status() == StatusCode::UNAUTHORIZED
+                && response
+                    .headers()
+                    .get_all(WWW_AUTHENTICATE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(parse_www_authenticate)
+                    .any(|c| {
+                        c.scheme.eq_ignore_ascii_case("dpop")
+                            && c.param("error") == Some(dpop::USE_DPOP_NONCE)
+                    });
+            if wants_nonce && nonce.is_some() && !self.retried_with_nonce {
+                self.retried_with_nonce = true;
+                continue;
+            }
+            break response;
+        };
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Ok(Reply::Denied(denial(status.as_u16(), response.headers())));

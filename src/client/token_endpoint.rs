@@ -1,0 +1,404 @@
+//! Step 11: the token endpoint (RFC 6749 §3.2) — the one call that every grant makes: the
+//! authorization code exchange (§4.1.3, with PKCE and `resource`) and the refresh (§6). Client
+//! authentication as registered, and, when the run binds its tokens to a key, a DPoP proof on
+//! every request (RFC 9449 §5) with one retry when the server asks for a nonce (§8).
+
+use std::fmt;
+
+use reqwest::header::ACCEPT;
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use crate::client::authorization::{AuthorizationError, Pkce};
+use crate::client::dpop::{self, DpopSigner, USE_DPOP_NONCE};
+use crate::client::http_client;
+use crate::client::oauth_syntax::{MAX_EXPIRES_IN_SECS, check_access_token, check_refresh_token};
+use crate::client::registration::{ClientCredentials, oauth_error_text};
+use crate::client::trace::redact;
+
+/// `token_type` of a token bound to a key (RFC 9449 §5).
+pub const DPOP_TOKEN_TYPE: &str = "DPoP";
+
+/// A token response (RFC 6749 §5.1).
+#[derive(Clone, Deserialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// `Bearer`, or `DPoP` for a token bound to the client's key.
+    pub token_type: String,
+    /// Lifetime in seconds.
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    /// Granted scope, when the AS says.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// A refresh token, when issued.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// Not from the response: the request was retried once with the server's `DPoP-Nonce`.
+    #[serde(skip)]
+    pub nonce_retried: bool,
+}
+
+impl TokenResponse {
+    /// True when the token is bound to the client's key (`token_type` `DPoP`, RFC 9449 §5).
+    pub fn is_dpop(&self) -> bool {
+        self.token_type.eq_ignore_ascii_case(DPOP_TOKEN_TYPE)
+    }
+}
+
+impl TokenResponse {
+    /// Checked before anything from the response is kept or sent: the access and refresh tokens'
+    /// syntax ([`crate::client::oauth_syntax`]) and `expires_in` at most
+    /// [`MAX_EXPIRES_IN_SECS`].
+    pub fn check(&self) -> Result<(), String> {
+        check_access_token(&self.access_token)?;
+        if let Some(refresh) = &self.refresh_token {
+            check_refresh_token(refresh)?;
+        }
+        match self.expires_in {
+            Some(s) if s > MAX_EXPIRES_IN_SECS => Err(format!(
+                "expires_in {s} is out of range (at most {MAX_EXPIRES_IN_SECS} s, ten years)"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &redact(&self.access_token))
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token", &self.refresh_token.as_deref().map(redact))
+            .finish()
+    }
+}
+
+/// One authorization code exchange.
+#[derive(Debug, Clone)]
+pub struct TokenRequest<'a> {
+    /// The AS's `token_endpoint`.
+    pub endpoint: &'a Url,
+    /// Who we are, and how we authenticate.
+    pub client: &'a ClientCredentials,
+    /// The code from the callback.
+    pub code: &'a str,
+    /// The PKCE pair of this authorization request.
+    pub pkce: &'a Pkce,
+    /// The same redirect URI as in the authorization request (RFC 6749 §4.1.3).
+    pub redirect_uri: &'a str,
+    /// The same `resource` as in the authorization request (RFC 8707 §2.2).
+    pub resource: &'a str,
+    /// The key to bind the token to, when the run uses DPoP.
+    pub dpop: Option<&'a DpopSigner>,
+}
+
+/// RFC 6749 §4.1.3 with `code_verifier` (RFC 7636 §4.5) and `resource` (RFC 8707 §2.2), client
+/// authentication as registered.
+pub async fn exchange_code(
+    http: &reqwest::Client,
+    request: &TokenRequest<'_>,
+) -> Result<TokenResponse, AuthorizationError> {
+    let form = vec![
+        ("grant_type", "authorization_code".into()),
+        ("code", request.code.into()),
+        ("redirect_uri", request.redirect_uri.into()),
+        ("code_verifier", request.pkce.verifier().into()),
+        ("resource", request.resource.into()),
+    ];
+    token_request(http, request.endpoint, request.client, form, request.dpop).await
+}
+
+/// RFC 6749 §6: a new access token for a refresh token, for the same `resource` (RFC 8707 §2.2)
+/// and, without `scope`, the same scope as before; client authentication as registered (a public
+/// client sends its `client_id`, OAuth 2.1 §4.3.1).
+pub async fn refresh(
+    http: &reqwest::Client,
+    endpoint: &Url,
+    client: &ClientCredentials,
+    refresh_token: &str,
+    resource: &str,
+    dpop: Option<&DpopSigner>,
+) -> Result<TokenResponse, AuthorizationError> {
+    let form = vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", refresh_token.into()),
+        ("resource", resource.into()),
+    ];
+    token_request(http, endpoint, client, form, dpop).await
+}
+
+/// POSTs one token request and checks the answer: a 2xx JSON token response whose
+/// `token_type` this client can present, else [`AuthorizationError::Token`] with the RFC 6749
+/// §5.2 error. With `dpop`, every attempt carries a fresh proof (RFC 9449 §5), and a `400
+/// use_dpop_nonce` with a `DPoP-Nonce` is retried once with that nonce (§8).
+async fn token_request(
+    http: &reqwest::Client,
+    endpoint: &Url,
+    client: &ClientCredentials,
+    form: Vec<(&'static str, String)>,
+    dpop: Option<&DpopSigner>,
+) -> Result<TokenResponse, AuthorizationError> {
+    let url = endpoint.to_string();
+    let mut nonce_retried = false;
+    loop {
+        let mut form = form.clone();
+        let mut builder = http
+            .post(endpoint.clone())
+            .header(ACCEPT, "application/json");
+        builder = client.authenticate(builder, &mut form);
+        // ANCHOR: dpop_token_request
+        if let Some(signer) = dpop {
+            let nonce = signer.as_nonce();
+            builder = builder.header(
+                dpop::PROOF_HEADER,
+                signer.proof("POST", endpoint, None, nonce.as_deref()),
+            );
+        }
+        let (status, headers, body) = http_client::exchange_with_headers(builder.form(&form))
+            .await
+            .map_err(|reason| AuthorizationError::Http {
+                url: url.clone(),
+                reason,
+            })?;
+        let refused = |error: String| AuthorizationError::Token {
+            url: url.clone(),
+            status: status.as_u16(),
+            error,
+        };
+        // RFC 9449 §8.2: a server may send a new nonce with any response.
+        let nonce = dpop::nonce_from(&headers);
+        if let (Some(signer), Some(nonce)) = (dpop, &nonce) {
+            signer.set_as_nonce(nonce.clone());
+        }
+        if !status.is_success() {
+            let wants_nonce = status.as_u16() == 400
+                && serde_json::from_slice::<Value>(&body)
+                    .is_ok_and(|v| v["error"] == USE_DPOP_NONCE);
+            if wants_nonce && dpop.is_some() && nonce.is_some() && !nonce_retried {
+                nonce_retried = true;
+                continue;
+            }
+            return Err(refused(oauth_error_text(&body)));
+        }
+        // ANCHOR_END: dpop_token_request
+        let mut token: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| refused(format!("not a token response ({e})")))?;
+        let known = token.is_dpop() || token.token_type.eq_ignore_ascii_case("bearer");
+        if !known || (token.is_dpop() && dpop.is_none()) {
+            return Err(refused(format!(
+                "token_type {:?}: this client sent {} and can only present {}",
+                token.token_type.chars().take(32).collect::<String>(),
+                if dpop.is_some() {
+                    "a DPoP proof"
+                } else {
+                    "no DPoP proof"
+                },
+                if dpop.is_some() {
+                    "DPoP or Bearer tokens"
+                } else {
+                    "Bearer tokens"
+                }
+            )));
+        }
+        token.check().map_err(refused)?;
+        token.nonce_retried = nonce_retried;
+        return Ok(token);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+    use serde_json::json;
+
+    use super::*;
+    use crate::auth::dpop::ProofKey;
+    use crate::client::registration::ClientSource;
+
+    /// A token endpoint that answers each request with the next of `answers`, and records the
+    /// `DPoP` header of each request.
+    async fn endpoint(
+        answers: Vec<(u16, Option<&'static str>, Value)>,
+    ) -> (Url, Arc<Mutex<Vec<Option<String>>>>) {
+        let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+        let queue = Arc::new(Mutex::new(answers.into_iter()));
+        let record = seen.clone();
+        let app = Router::new().route(
+            "/token",
+            post(move |headers: HeaderMap| {
+                let record = record.clone();
+                let queue = queue.clone();
+                async move {
+                    record.lock().unwrap().push(
+                        headers
+                            .get("dpop")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string),
+                    );
+                    let (status, nonce, body) = queue.lock().unwrap().next().expect("an answer");
+                    let mut response =
+                        (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
+                    if let Some(nonce) = nonce {
+                        response
+                            .headers_mut()
+                            .insert("dpop-nonce", nonce.parse().unwrap());
+                    }
+                    response
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (
+            Url::parse(&format!("http://127.0.0.1:{port}/token?x=1")).unwrap(),
+            seen,
+        )
+    }
+
+    fn client() -> ClientCredentials {
+        ClientCredentials {
+            issuer: "http://as".into(),
+            client_id: "c".into(),
+            client_secret: None,
+            token_endpoint_auth_method: "none".into(),
+            redirect_uris: Vec::new(),
+            client_secret_expires_at: None,
+            source: ClientSource::Registered,
+            dpop_bound: true,
+        }
+    }
+
+    fn token(token_type: &str) -> Value {
+        json!({"access_token": "access-token-value-1234", "token_type": token_type, "expires_in": 60})
+    }
+
+    fn claims(proof: &str) -> Value {
+        use base64::Engine;
+        let part = proof.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn nonce_error() -> Value {
+        json!({"error": "use_dpop_nonce", "error_description": "Authorization server requires nonce in DPoP proof"})
+    }
+
+    #[tokio::test]
+    async fn a_nonce_request_is_answered_once_with_a_new_proof() {
+        let (url, seen) = endpoint(vec![
+            (400, Some("n-1"), nonce_error()),
+            (200, Some("n-2"), token("DPoP")),
+        ])
+        .await;
+        let http = crate::client::http_client::build().unwrap();
+        let signer = DpopSigner::new(ProofKey::generate());
+        let got = refresh(&http, &url, &client(), "r", "http://rs/mcp", Some(&signer))
+            .await
+            .unwrap();
+        assert!(got.is_dpop() && got.nonce_retried);
+        let proofs: Vec<Value> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|p| claims(p.as_deref().unwrap()))
+            .collect();
+        assert_eq!(proofs.len(), 2);
+        assert!(proofs[0].get("nonce").is_none());
+        assert_eq!(proofs[1]["nonce"], "n-1");
+        assert_ne!(
+            proofs[0]["jti"], proofs[1]["jti"],
+            "a fresh proof each time"
+        );
+        assert_eq!(proofs[1]["htm"], "POST");
+        assert_eq!(
+            proofs[1]["htu"],
+            url.as_str().trim_end_matches("?x=1"),
+            "htu without the query"
+        );
+        assert!(
+            proofs[1].get("ath").is_none(),
+            "no token at the token endpoint"
+        );
+        assert_eq!(
+            signer.as_nonce().as_deref(),
+            Some("n-2"),
+            "the newest nonce is kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_nonce_request_is_an_error_not_a_loop() {
+        let (url, seen) = endpoint(vec![
+            (400, Some("n-1"), nonce_error()),
+            (400, Some("n-2"), nonce_error()),
+        ])
+        .await;
+        let http = crate::client::http_client::build().unwrap();
+        let signer = DpopSigner::new(ProofKey::generate());
+        let err = refresh(&http, &url, &client(), "r", "http://rs/mcp", Some(&signer))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("refused (HTTP 400): use_dpop_nonce: Authorization server requires nonce in DPoP proof"),
+            "{err}"
+        );
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn token_types_the_client_cannot_present_are_refused() {
+        let http = crate::client::http_client::build().unwrap();
+        // A DPoP token for a client that sent no proof.
+        let (url, seen) = endpoint(vec![(200, None, token("DPoP"))]).await;
+        let err = refresh(&http, &url, &client(), "r", "http://rs/mcp", None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("token_type \"DPoP\": this client sent no DPoP proof and can only present Bearer tokens"),
+            "{err}"
+        );
+        assert_eq!(seen.lock().unwrap().as_slice(), &[None], "no proof sent");
+        // An unknown type, with a proof.
+        let (url, _) = endpoint(vec![(200, None, token("MAC"))]).await;
+        let signer = DpopSigner::new(ProofKey::generate());
+        let err = refresh(&http, &url, &client(), "r", "http://rs/mcp", Some(&signer))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("token_type \"MAC\": this client sent a DPoP proof and can only present DPoP or Bearer tokens"),
+            "{err}"
+        );
+        // A use_dpop_nonce to a client that sent no proof is an ordinary error.
+        let (url, seen) = endpoint(vec![(400, Some("n"), nonce_error())]).await;
+        assert!(
+            refresh(&http, &url, &client(), "r", "http://rs/mcp", None)
+                .await
+                .is_err()
+        );
+        assert_eq!(seen.lock().unwrap().len(), 1, "no retry without DPoP");
+        // A Bearer answer to a proof: the AS did not bind it; presented as Bearer.
+        let (url, _) = endpoint(vec![(200, None, token("Bearer"))]).await;
+        let got = refresh(&http, &url, &client(), "r", "http://rs/mcp", Some(&signer))
+            .await
+            .unwrap();
+        assert!(!got.is_dpop() && !got.nonce_retried);
+    }
+}
