@@ -23,7 +23,7 @@ export KEYCLOAK_ADMIN_USER="$KC_ADMIN_USER" KEYCLOAK_ADMIN_PASSWORD="$KC_ADMIN_P
 INTRO_SECRET="$(jq -r '.clients[] | select(.clientId == "echo-mcp-server") | .secret' "$ROOT/env/keycloak/mcp-realm.json")"
 export INTROSPECTION_CLIENT_SECRET="$INTRO_SECRET"
 # ROWS: how many rows a correct realm has.
-ROWS=36
+ROWS=38
 
 # step9 ARGS...: runs step9 (expect_exit does that); this one squeezes the table's padding so rows
 # can be compared as single-spaced lines.
@@ -64,6 +64,10 @@ for shape in "https redirect on another domain|403 invalid_request" "http redire
   code="${shape#*|}"; code="${code%% *}"
   expect_line "ok registration: ${shape%|*} HTTP $code HTTP ${shape#*|}" "row: registration refused: ${shape%|*} (${shape#*|})"
 done
+expect_line "ok registration: dpop_bound_access_tokens true HTTP 201, then 400 invalid_request DPoP proof is missing HTTP 201, then 400 invalid_request DPoP proof is missing" \
+  "row: a client registered with dpop_bound_access_tokens gets no token without a DPoP proof (RFC 9449 §5.2)"
+expect_line "ok registration: without dpop_bound_access_tokens HTTP 201, then 400 invalid_grant Invalid refresh token HTTP 201, then 400 invalid_grant Invalid refresh token" \
+  "row: a client registered without it is not held to DPoP (MCP hosts without DPoP still get tokens)"
 expect_line "ok mcp-test-client: redirect URIs exact /callback 200, /other 400 /callback 200, /other 400" "row: mcp-test-client's redirect URIs are exact (any loopback port, only /callback)"
 expect_line "ok refresh token reused HTTP 200, then 400 invalid_grant HTTP 200, then 400 invalid_grant" "row: a refresh token works once"
 expect_line "ok brute-force detection on, lockout after <= 10 failures on, 5 failures, 60 s" "row: brute-force detection on (5 failures, 60 s)"
@@ -296,6 +300,24 @@ kc_admin DELETE "$R/attack-detection/brute-force/users/$PROBE_ID" >/dev/null
 expect_eq "$KC_STATUS" 204 "Admin REST API: the lockout cleared (HTTP 204)"
 probe probe-password-1
 expect_status 200 "the right password works again once an administrator clears the lockout"
+
+section "a realm that binds every self-registered client to DPoP (dpop-bind-enforcer in mcp-dcr): the FAIL row and its fix line"
+R="/admin/realms/$KC_REALM"
+kc_admin GET "$R/client-policies/profiles" >"$WORK/profiles.json"
+jq -c '.profiles |= map(if .name == "mcp-dcr" then .executors += [{"executor": "dpop-bind-enforcer", "configuration": {"auto-configure": "true"}}] else . end)' \
+  "$WORK/profiles.json" >"$WORK/profiles-dpop.json"
+kc_admin PUT "$R/client-policies/profiles" "$(cat "$WORK/profiles-dpop.json")" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: dpop-bind-enforcer (auto-configure) added to the profile mcp-dcr (HTTP 204)"
+expect_exit 1 "step9 with every self-registered client bound to DPoP: exit 1" "$BIN/step9" --wait 10
+squeeze
+expect_line "FAIL registration: without dpop_bound_access_tokens HTTP 201, then 400 invalid_grant Invalid refresh token HTTP 201, then 400 invalid_request DPoP proof is missing" \
+  "row: a client that did not ask for DPoP is held to it anyway"
+expect_line "fix: registration: without dpop_bound_access_tokens: remove the executor dpop-bind-enforcer from the client profile mcp-dcr: it binds every self-registered client, and MCP hosts without DPoP (the Inspector, mcp-remote) could no longer get a token; DPoP clients ask for it with dpop_bound_access_tokens" \
+  "fix line names the executor and the profile"
+expect_output "^ok registration: dpop_bound_access_tokens true " "row: the DPoP client is still bound"
+expect_line "$((ROWS - 1)) passed, 1 failed" "summary line: $((ROWS - 1)) passed, 1 failed"
+kc_admin PUT "$R/client-policies/profiles" "$(jq -c . "$WORK/profiles.json")" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: the profile restored (HTTP 204)"
 
 section "a realm broken on purpose (Admin REST API): FAIL rows and the exact fix lines"
 R="/admin/realms/$KC_REALM"

@@ -216,6 +216,14 @@ pub async fn verify_realm(
 
     // ANCHOR: verify_realm_registration
     checks.extend(realm_policy::verify_registration(client, &text("registration_endpoint")).await);
+    checks.extend(
+        realm_policy::verify_dpop_registration(
+            client,
+            &text("registration_endpoint"),
+            &text("token_endpoint"),
+        )
+        .await,
+    );
     checks.push(
         realm_policy::verify_test_client_redirects(client, &text("authorization_endpoint")).await,
     );

@@ -5,6 +5,8 @@
 //!   `client_uri` on another host, an editor's https redirect, a private-use scheme, …), each
 //!   with the answer the realm must give. [`verify_registration`] sends them all, anonymously,
 //!   as a client would, and deletes what it registered (RFC 7592).
+//! - [`verify_dpop_registration`]: a client that registers with `dpop_bound_access_tokens` is held
+//!   to DPoP proofs; one that does not is not (the MCP hosts without DPoP).
 //! - [`verify_refresh_rotation`]: a refresh token used twice is refused the second time.
 //! - [`verify_test_client_redirects`]: `mcp-test-client` compares redirect URIs exactly.
 //! - [`verify_security_settings`]: brute-force detection and the offline-session limit, read
@@ -194,6 +196,84 @@ pub async fn verify_registration(client: &reqwest::Client, endpoint: &str) -> Ve
         ));
     }
     checks
+}
+
+/// What a DPoP client asks for at registration, and what the MCP hosts without DPoP must still
+/// get: a self-registered client with `dpop_bound_access_tokens: true` (RFC 9449 §5.2, what step 11
+/// sends when it binds its tokens) is refused a token without a proof; one without it is not held
+/// to DPoP. Each is registered anonymously, sent a refresh-token grant with no proof and a refresh
+/// token that does not exist, and deleted again: Keycloak checks for the proof before it looks at
+/// the grant, so the first answer tells which check ran.
+pub async fn verify_dpop_registration(
+    client: &reqwest::Client,
+    registration_endpoint: &str,
+    token_endpoint: &str,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for bound in [true, false] {
+        let mut metadata = REGISTRATION_SHAPES[0].metadata();
+        metadata["client_name"] = json!("step9 check: DPoP registration (safe to delete)");
+        if bound {
+            metadata["dpop_bound_access_tokens"] = json!(true);
+        }
+        let (status, body) = send(client.post(registration_endpoint).json(&metadata)).await;
+        let client_id = body["client_id"].as_str().unwrap_or_default().to_string();
+        let (token_status, answer) = if status == 201 && !client_id.is_empty() {
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("client_id", client_id.as_str()),
+                ("refresh_token", "step9-no-such-refresh-token"),
+            ];
+            send(client.post(token_endpoint).form(&form)).await
+        } else {
+            (0, Value::Null)
+        };
+        if let (Some(uri), Some(token)) = (
+            body["registration_client_uri"].as_str(),
+            body["registration_access_token"].as_str(),
+        ) {
+            let _ = client.delete(uri).bearer_auth(token).send().await;
+        }
+        let said = |v: &Value| {
+            format!(
+                "{} {}",
+                v["error"].as_str().unwrap_or("-"),
+                v["error_description"].as_str().unwrap_or("-")
+            )
+        };
+        let actual = format!("HTTP {status}, then {token_status} {}", said(&answer));
+        let (what, expected, fix) = if bound {
+            (
+                "registration: dpop_bound_access_tokens true",
+                "HTTP 201, then 400 invalid_request DPoP proof is missing",
+                "Keycloak must keep a registration's dpop_bound_access_tokens (RFC 9449 §5.2) and enforce it: keep the dpop feature on (the default since Keycloak 26.4; not in --features-disabled)",
+            )
+        } else {
+            (
+                "registration: without dpop_bound_access_tokens",
+                "HTTP 201, then 400 invalid_grant Invalid refresh token",
+                "remove the executor dpop-bind-enforcer from the client profile mcp-dcr: it binds every self-registered client, and MCP hosts without DPoP (the Inspector, mcp-remote) could no longer get a token; DPoP clients ask for it with dpop_bound_access_tokens",
+            )
+        };
+        checks.push(Check::new(
+            what,
+            expected,
+            actual.clone(),
+            actual == expected,
+            fix,
+        ));
+    }
+    checks
+}
+
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    match request.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+        Err(e) => (0, json!({"error": e.to_string()})),
+    }
 }
 
 /// A refresh token used twice: the second use is refused (OAuth 2.1 §4.3.1: a public client's
