@@ -294,6 +294,15 @@ mod tests {
         .unwrap()
     }
 
+    /// The error text of a refresh at `url`, with `signer`'s proofs when given.
+    async fn refresh_error(url: &Url, signer: Option<&DpopSigner>) -> String {
+        let http = crate::client::http_client::build().unwrap();
+        refresh(&http, url, &client(), "r", "http://rs/mcp", signer)
+            .await
+            .unwrap_err()
+            .to_string()
+    }
+
     fn nonce_error() -> Value {
         json!({"error": "use_dpop_nonce", "error_description": "Authorization server requires nonce in DPoP proof"})
     }
@@ -348,12 +357,8 @@ mod tests {
             (400, Some("n-2"), nonce_error()),
         ])
         .await;
-        let http = crate::client::http_client::build().unwrap();
         let signer = DpopSigner::new(ProofKey::generate());
-        let err = refresh(&http, &url, &client(), "r", "http://rs/mcp", Some(&signer))
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = refresh_error(&url, Some(&signer)).await;
         assert!(
             err.ends_with("refused (HTTP 400): use_dpop_nonce: Authorization server requires nonce in DPoP proof"),
             "{err}"
@@ -366,10 +371,7 @@ mod tests {
         let http = crate::client::http_client::build().unwrap();
         // A DPoP token for a client that sent no proof.
         let (url, seen) = endpoint(vec![(200, None, token("DPoP"))]).await;
-        let err = refresh(&http, &url, &client(), "r", "http://rs/mcp", None)
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = refresh_error(&url, None).await;
         assert!(
             err.ends_with("token_type \"DPoP\": this client sent no DPoP proof and can only present Bearer tokens"),
             "{err}"
@@ -378,10 +380,7 @@ mod tests {
         // An unknown type, with a proof.
         let (url, _) = endpoint(vec![(200, None, token("MAC"))]).await;
         let signer = DpopSigner::new(ProofKey::generate());
-        let err = refresh(&http, &url, &client(), "r", "http://rs/mcp", Some(&signer))
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = refresh_error(&url, Some(&signer)).await;
         assert!(
             err.ends_with("token_type \"MAC\": this client sent a DPoP proof and can only present DPoP or Bearer tokens"),
             "{err}"
