@@ -11,8 +11,9 @@
 # this script as `step11_conformance.sh --as-client <server-url>`. That shim gives target/debug/step11
 # a FRESH --state-dir each time (the fake AS is new in every scenario, so credentials registered in
 # one scenario must never be reused in the next), runs it --headless (the fake AS approves without
-# a login page), and maps the suite's MCP_CONFORMANCE_CONTEXT (auth/pre-registration only) to
-# STEP11_CLIENT_ID / STEP11_CLIENT_SECRET. It also passes --client-metadata-url with the URL the
+# a login page), and maps the suite's MCP_CONFORMANCE_CONTEXT to STEP11_CLIENT_ID /
+# STEP11_CLIENT_SECRET, and for the agent scenarios (client credentials, workload identity,
+# enterprise-managed authorization) to step11's agent flags (no --headless: no browser at all). It also passes --client-metadata-url with the URL the
 # suite's auth/basic-cimd scenario expects as a Client ID Metadata Document client id; the client
 # only uses it when an authorization server advertises client_id_metadata_document_supported.
 #
@@ -35,8 +36,29 @@ if [ "${1:-}" = --as-client ]; then
     if [ -n "$id" ]; then export STEP11_CLIENT_ID="$id"; fi
     if [ -n "$secret" ]; then export STEP11_CLIENT_SECRET="$secret"; fi
   fi
+  # The agent scenarios (callers without a person) hand over what their client was registered
+  # with; each becomes the flag or variable a reader would use.
+  agent=()
+  ctx() { printf '%s' "${MCP_CONFORMANCE_CONTEXT:-}" | jq -r "$1 // empty" 2>/dev/null; }
+  case "${MCP_CONFORMANCE_SCENARIO:-}" in
+    auth/client-credentials-jwt)
+      ctx .private_key_pem >"$state/agent-key.pem"; chmod 600 "$state/agent-key.pem"
+      agent=(--client-credentials --private-key "$state/agent-key.pem") ;;
+    auth/client-credentials-basic)
+      agent=(--client-credentials) ;;
+    auth/wif-jwt-bearer)
+      ctx .valid_jwt >"$state/workload.jwt"
+      agent=(--workload-token-file "$state/workload.jwt") ;;
+    auth/enterprise-managed-authorization)
+      STEP11_ID_TOKEN="$(ctx .idp_id_token)"; export STEP11_ID_TOKEN
+      agent=(--enterprise-idp "$(ctx .idp_token_endpoint)" --idp-client-id "$(ctx .idp_client_id)") ;;
+  esac
   set +e
-  "$BIN" --headless --state-dir "$state" --client-metadata-url "$CIMD_URL" "$@"
+  if [ ${#agent[@]} -gt 0 ]; then
+    "$BIN" --state-dir "$state" "${agent[@]}" "$@"
+  else
+    "$BIN" --headless --state-dir "$state" --client-metadata-url "$CIMD_URL" "$@"
+  fi
   rc=$?
   set -e
   exit "$rc"

@@ -27,6 +27,12 @@
 #     as DPoP; the next run reuses the token, the one after refreshes it with a proof; step11's own
 #     token and key misused (no proof at Keycloak, as Bearer, replayed, other URL/method/key/token,
 #     old iat), each refused with its exact error; --dpop off and --dpop on;
+#   - callers without a person: mcp-agent by client credentials and private_key_jwt (no browser,
+#     nothing written, served per its roles and refused prompts/get, step10 logging client:mcp-agent),
+#     aud exactly the resource, whoami caller client, another key / a wrong secret / a 644 key /
+#     no --client-id refused exactly, mcp-agent-basic by client_secret_basic; workload identity:
+#     the keycloak#50251 failure asserted exactly, and the grant without resource (replay, wrong
+#     audience, wrong key refused);
 #   - bad paths on deliberately broken authorization servers (scripts/fake_oauth.py: metadata
 #     without S256, a forged state), a PRM for another resource, bad input;
 #   - no token, code, verifier or state in full in any output.
@@ -544,6 +550,94 @@ expect_rc 1 "--dpop on against step10 with DPOP=off"
 line "^\[4\] DPoP \(RFC 9449\): --dpop on; the authorization server lists ES256 in dpop_signing_alg_values_supported → tokens bound to key jkt " "[4] --dpop on binds though the server offers no DPoP"
 error_is "server/discover: the server answers 401 even with the token just obtained (scope=\"mcp:read mcp:tools mcp:prompts\"; the token is DPoP-bound and this server sent no DPoP challenge, so it does not take DPoP (RFC 9449 §7.1): run with --dpop auto or off)" \
   "message: step10 (DPOP=off) does not take the DPoP-bound token, and step11 says why"
+stop_server "$S10_PID"
+
+# ---------------------------------------------------------------------------------------------
+section "callers without a person: client credentials on real Keycloak (mcp-agent with private_key_jwt), no browser"
+start_step10 "$KEYCLOAK_URL" localhost 9000
+AGENT_KEY="$WORK/agent.pem"; cp "$ROOT/keys/agent_private_key.pem" "$AGENT_KEY"; chmod 600 "$AGENT_KEY"
+# A $BROWSER that only records that it was started.
+printf '#!/bin/sh\necho "$@" >>"%s/browser-started"\n' "$WORK" >"$WORK/no-browser.sh"; chmod +x "$WORK/no-browser.sh"
+SA="$WORK/state-agent"
+BROWSER="$WORK/no-browser.sh" step11 agent-jwt --state-dir "$SA" --client-credentials --client-id mcp-agent --private-key "$AGENT_KEY" "$SRV/mcp"
+expect_rc 1 "step11 --client-credentials --client-id mcp-agent --private-key (prompts/get is refused by the policy)"
+AGENT_SCOPES="$(scopes_re profile mcp:read mcp:tools)"
+line "^\[4\] client_credentials token request 1 of at most 3, no browser: client_id mcp-agent, client auth private_key_jwt, scope \"mcp:read mcp:tools mcp:prompts\", resource $(re "$SRV/mcp")\$" \
+  "[4] client_credentials, private_key_jwt, the challenge's scope and the resource"
+line "^\[5\] POST $(re "$ISS")/protocol/openid-connect/token \(client_credentials, resource, scope, client auth private_key_jwt \(an ES256 assertion signed now\)\) → 200: token_type Bearer, access_token eyJhbG…, expires_in (300|299) s, scope \"$AGENT_SCOPES\", a refresh token \(not kept\)\$" \
+  "[5] Keycloak answers the signed assertion: a token with mcp:read and mcp:tools, not mcp:prompts"
+line "^\[6\] POST /mcp server/discover \(Bearer eyJhbG…\) → 200: " "[6] server/discover with the agent's token"
+line "^\[8\] POST /mcp tools/call \(Bearer eyJhbG…\) echo \{\"message\":\"hello from step11\"\} → 200: \"hello from step11\"\$" "[8] tools/call echo served (the tools role)"
+line "^\[10\] POST /mcp prompts/get \(Bearer eyJhbG…\) → 403, WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"mcp:prompts\"" "[10] prompts/get refused: 403 insufficient_scope mcp:prompts"
+line "^\[11\] client_credentials step-up 2 of at most 3, no browser: client_id mcp-agent, client auth private_key_jwt, scope \"mcp:read mcp:tools mcp:prompts\", resource " \
+  "[11] step-up with the same grant, the union of scopes (SEP-2350)"
+error_is 'prompts/get: still 403 insufficient_scope after stepping up to scope "mcp:read mcp:tools mcp:prompts"; giving up' \
+  "message: the agent's roles do not reach prompts/get, and step11 says so after one step-up"
+if [ ! -e "$WORK/browser-started" ]; then pass "no browser was started"; else fail "a browser was started: $(cat "$WORK/browser-started")"; fi
+if [ ! -e "$SA" ]; then pass "nothing written to the state directory (an agent keeps no token)"; else fail "state dir written: $(ls -A "$SA")"; fi
+S10_LOG="$WORK/step10.9000.log"
+if grep -q 'rpc_method="tools/call" user="client:mcp-agent"' "$S10_LOG"; then pass "step10's request log names the caller client:mcp-agent"
+else fail "step10 log: $(grep 'tools/call' "$S10_LOG" | tail -n 1)"; fi
+
+section "the agent's token, as step10 sees it: aud exactly the resource, whoami says client"
+TK="$ISS/protocol/openid-connect/token"
+curl -sS --max-time 10 "$TK" -u mcp-agent-basic:mcp-agent-demo-secret-change-me -d grant_type=client_credentials \
+  --data-urlencode "resource=$SRV/mcp" -d 'scope=mcp:read mcp:tools' -o "$WORK/agent-token.json"
+AT="$(jq -r '.access_token // empty' "$WORK/agent-token.json")"
+if [ -n "$AT" ] && [ "$(jwt_claims "$AT" | jq -c .aud)" = "\"$SRV/mcp\"" ]; then pass "aud is exactly \"$SRV/mcp\" (RFC 8707 resource)"; else fail "aud: $(jwt_claims "${AT:-a.e30.b}" | jq -c .aud)"; fi
+curl -sS --max-time 10 "$SRV/mcp" -H "Authorization: Bearer $AT" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+  -H 'MCP-Protocol-Version: 2025-11-25' -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}' -o "$WORK/whoami.json"
+if jq_true '.result.structuredContent | .caller == "client" and .client_id == "mcp-agent-basic" and .username == "service-account-mcp-agent-basic" and .roles == ["read-only","tools"]' "$WORK/whoami.json"; then
+  pass "whoami: caller client, client_id mcp-agent-basic, roles read-only tools"
+else fail "whoami: $(jq -c .result.structuredContent "$WORK/whoami.json" 2>&1 | head -c 300)"; fi
+if jq_true '.result.content[0].text | startswith("You are the client mcp-agent-basic, no person")' "$WORK/whoami.json"; then pass "whoami's text: You are the client mcp-agent-basic, no person"
+else fail "whoami text: $(jq -c '.result.content[0].text' "$WORK/whoami.json")"; fi
+
+section "the agent refused: another key, a wrong secret, a key file others can read, a missing client id"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/other-agent.pem" 2>/dev/null; chmod 600 "$WORK/other-agent.pem"
+step11 agent-other-key --state-dir "$SA" --client-credentials --client-id mcp-agent --private-key "$WORK/other-agent.pem" "$SRV/mcp"
+expect_rc 1 "a key that is not mcp-agent's"
+error_is "token request to $ISS/protocol/openid-connect/token refused (HTTP 400): invalid_client: Client authentication with signed JWT failed: Signature on JWT token failed validation" \
+  "message quotes Keycloak: invalid_client, the signed JWT failed validation"
+STEP11_CLIENT_SECRET=not-the-agent-secret step11 agent-bad-secret --state-dir "$SA" --client-credentials --client-id mcp-agent-basic "$SRV/mcp"
+expect_rc 1 "a wrong client secret"
+error_is "token request to $ISS/protocol/openid-connect/token refused (HTTP 401): unauthorized_client: Invalid client or Invalid client credentials" \
+  "message quotes Keycloak: 401 unauthorized_client"
+if grep -q 'not-the-agent-secret' "$OUT" "$ERR"; then fail "the secret appears in an output"; else pass "the secret appears in no output"; fi
+STEP11_CLIENT_SECRET=mcp-agent-demo-secret-change-me step11 agent-basic --state-dir "$SA" --client-credentials --client-id mcp-agent-basic "$SRV/mcp"
+line "^\[5\] POST .* \(client_credentials, resource, scope, client auth client_secret_basic\) → 200: token_type Bearer, " "the right secret: client_secret_basic → 200"
+line "^\[8\] POST /mcp tools/call \(Bearer eyJhbG…\) echo " "[8] tools/call served"
+if grep -q 'mcp-agent-demo-secret-change-me' "$OUT" "$ERR"; then fail "the secret appears in an output"; else pass "the secret appears in no output"; fi
+cp "$ROOT/keys/agent_private_key.pem" "$WORK/agent-644.pem"; chmod 644 "$WORK/agent-644.pem"
+step11 agent-644 --state-dir "$SA" --client-credentials --client-id mcp-agent --private-key "$WORK/agent-644.pem" "$SRV/mcp"
+expect_rc 1 "a key file mode 644"
+error_is "--private-key $WORK/agent-644.pem: mode 644 lets other users read the private key; chmod 600 it" "message: chmod 600 it"
+step11 agent-no-id --state-dir "$SA" --client-credentials --private-key "$AGENT_KEY" "$SRV/mcp"
+expect_rc 1 "--client-credentials without --client-id"
+error_is "--client-credentials needs --client-id (a client registered for the grant, with a service account)" "message: needs --client-id"
+
+section "workload identity (the JWT-bearer grant) on real Keycloak: the step 5 key plays the CI platform"
+# The platform's token: iss https://ci-platform.example, sub the stable sub of ci-runner, aud the
+# realm, 2 minutes, signed by the step 5 demo key (the realm's identity provider ci-platform trusts it).
+platform_token() { "$BIN/generate-token" --username ci-runner --issuer https://ci-platform.example --audience "${1:-$ISS}" --expires 2m --key "${2:-$ROOT/keys/mcp_private_key.pem}" 2>/dev/null; }
+platform_token >"$WORK/platform.jwt"
+step11 wif --state-dir "$SA" --client-id mcp-agent --private-key "$AGENT_KEY" --workload-token-file "$WORK/platform.jwt" "$SRV/mcp"
+expect_rc 1 "step11 --workload-token-file against Keycloak 26.7.3"
+line "^\[4\] jwt-bearer \(workload identity\) token request 1 of at most 3, no browser: client_id mcp-agent, client auth private_key_jwt, " "[4] the JWT-bearer grant, no browser"
+error_is "token request to $ISS/protocol/openid-connect/token refused (HTTP 400): invalid_grant: Cannot invoke \"org.keycloak.representations.RefreshToken.getOtherClaims()\" because the return value of \"org.keycloak.protocol.oidc.token.TokenPostProcessorContext.refreshToken()\" is null" \
+  "Keycloak 26.7.3 fails the grant when resource is sent and it issues no refresh token (keycloak#50251): the known blocker, asserted exactly"
+# The same grant without resource (what step11 cannot leave out: MCP requires it) shows the rest works.
+jwt_grant() { curl -sS --max-time 10 "$TK" -u mcp-agent-basic:mcp-agent-demo-secret-change-me -d "grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer" --data-urlencode "assertion=$1" -d 'scope=mcp:read mcp:tools'; }
+P1="$(platform_token)"
+jwt_grant "$P1" >"$WORK/wif.json"
+AT="$(jq -r '.access_token // empty' "$WORK/wif.json")"
+if [ -n "$AT" ] && jwt_claims "$AT" | jq -e '.preferred_username == "ci-runner" and (.resource_access["echo-mcp-server"].roles | sort) == ["read-only","tools"]' >/dev/null; then
+  pass "without resource: Keycloak maps the platform's sub to the user ci-runner (roles read-only tools)"
+else fail "JWT-bearer grant without resource: $(jq -c '{error, error_description}' "$WORK/wif.json")"; fi
+expect_eq "$(jwt_grant "$P1" | jq -c '[.error, .error_description]')" '["invalid_grant","Token reuse detected"]' "the same platform token twice: invalid_grant, Token reuse detected (jti)"
+expect_eq "$(jwt_grant "$(platform_token http://localhost:9000/mcp)" | jq -c '[.error, .error_description]')" '["invalid_grant","Invalid token audience"]' "a platform token for another audience: invalid_grant, Invalid token audience"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/other-rsa.pem" 2>/dev/null
+expect_eq "$(jwt_grant "$(platform_token "$ISS" "$WORK/other-rsa.pem")" | jq -c '[.error, .error_description]')" '["invalid_grant","Invalid signature"]' "a platform token signed by another key: invalid_grant, Invalid signature"
 stop_server "$S10_PID"
 
 # ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ export KEYCLOAK_ADMIN_USER="$KC_ADMIN_USER" KEYCLOAK_ADMIN_PASSWORD="$KC_ADMIN_P
 INTRO_SECRET="$(jq -r '.clients[] | select(.clientId == "echo-mcp-server") | .secret' "$ROOT/env/keycloak/mcp-realm.json")"
 export INTROSPECTION_CLIENT_SECRET="$INTRO_SECRET"
 # ROWS: how many rows a correct realm has.
-ROWS=38
+ROWS=39
 
 # step9 ARGS...: runs step9 (expect_exit does that); this one squeezes the table's padding so rows
 # can be compared as single-spaced lines.
@@ -68,6 +68,8 @@ expect_line "ok registration: dpop_bound_access_tokens true HTTP 201, then 400 i
   "row: a client registered with dpop_bound_access_tokens gets no token without a DPoP proof (RFC 9449 §5.2)"
 expect_line "ok registration: without dpop_bound_access_tokens HTTP 201, then 400 invalid_grant Invalid refresh token HTTP 201, then 400 invalid_grant Invalid refresh token" \
   "row: a client registered without it is not held to DPoP (MCP hosts without DPoP still get tokens)"
+expect_line "ok agent mcp-agent-basic: client_credentials client; mcp:read mcp:tools; read-only tools client; mcp:read mcp:tools; read-only tools" \
+  "row: the demo agent gets a client's token (client credentials): mcp:read mcp:tools, roles read-only tools"
 expect_line "ok mcp-test-client: redirect URIs exact /callback 200, /other 400 /callback 200, /other 400" "row: mcp-test-client's redirect URIs are exact (any loopback port, only /callback)"
 expect_line "ok refresh token reused HTTP 200, then 400 invalid_grant HTTP 200, then 400 invalid_grant" "row: a refresh token works once"
 expect_line "ok brute-force detection on, lockout after <= 10 failures on, 5 failures, 60 s" "row: brute-force detection on (5 failures, 60 s)"
@@ -151,7 +153,11 @@ done
 for scope in mcp:read mcp:tools mcp:prompts; do
   expect_output "^FAIL $scope alone: aud contains wrong-aud " "row: $scope alone FAIL for wrong-aud"
 done
-expect_line "$((ROWS - 15)) passed, 6 failed" "summary line: $((ROWS - 15)) passed, 6 failed (a refused token skips its three detail rows)"
+expect_output "^FAIL agent mcp-agent-basic: client_credentials client; mcp:read mcp:tools; read-only tools HTTP 400 The requested resource is invalid, missing, unknown, or malformed\.\$" \
+  "row: the agent's resource wrong-aud refused by Keycloak (invalid_target)"
+expect_line "fix: agent mcp-agent-basic: client_credentials: Keycloak refuses the resource wrong-aud: JWT_AUDIENCE must be the resource_url of echo-mcp-server in the realm (RFC 8707)" \
+  "fix line for the agent names JWT_AUDIENCE and resource_url"
+expect_line "$((ROWS - 16)) passed, 7 failed" "summary line: $((ROWS - 16)) passed, 7 failed (a refused token skips its three detail rows)"
 
 expect_exit 1 "--jwt-issuer http://localhost:1/realms/x: exit 1" "$BIN/step9" --wait 10 --jwt-issuer http://localhost:1/realms/x
 squeeze
@@ -318,6 +324,23 @@ expect_output "^ok registration: dpop_bound_access_tokens true " "row: the DPoP 
 expect_line "$((ROWS - 1)) passed, 1 failed" "summary line: $((ROWS - 1)) passed, 1 failed"
 kc_admin PUT "$R/client-policies/profiles" "$(jq -c . "$WORK/profiles.json")" >/dev/null
 expect_eq "$KC_STATUS" 204 "Admin REST API: the profile restored (HTTP 204)"
+
+section "an agent whose service account lost the tools role: the FAIL row and its fix line"
+SA_ID="$(kc_admin GET "$R/clients?clientId=mcp-agent-basic" | jq -r '.[0].id')"
+SA_USER="$(kc_admin GET "$R/clients/$SA_ID/service-account-user" | jq -r '.id')"
+ECHO_ID="$(kc_admin GET "$R/clients?clientId=echo-mcp-server" | jq -r '.[0].id')"
+TOOLS_ROLE="$(kc_admin GET "$R/clients/$ECHO_ID/roles/tools")"
+kc_admin DELETE "$R/users/$SA_USER/role-mappings/clients/$ECHO_ID" "[$TOOLS_ROLE]" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: the tools role taken from mcp-agent-basic's service account (HTTP 204)"
+expect_exit 1 "step9 with the agent's tools role gone: exit 1" "$BIN/step9" --wait 10
+squeeze
+expect_line "FAIL agent mcp-agent-basic: client_credentials client; mcp:read mcp:tools; read-only tools client; mcp:read; read-only" \
+  "row: the agent's token lacks mcp:tools and the tools role"
+expect_output "^fix: agent mcp-agent-basic: client_credentials: the realm needs the client mcp-agent-basic as env/keycloak/mcp-realm.json has it: a service account holding echo-mcp-server's read-only and tools roles" \
+  "fix line names the service account's roles"
+expect_line "$((ROWS - 1)) passed, 1 failed" "summary line: $((ROWS - 1)) passed, 1 failed"
+kc_admin POST "$R/users/$SA_USER/role-mappings/clients/$ECHO_ID" "[$TOOLS_ROLE]" >/dev/null
+expect_eq "$KC_STATUS" 204 "Admin REST API: the role given back (HTTP 204)"
 
 section "a realm broken on purpose (Admin REST API): FAIL rows and the exact fix lines"
 R="/admin/realms/$KC_REALM"

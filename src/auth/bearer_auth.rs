@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use tower::Service;
 
 use crate::auth::dpop::{self, DpopMode, ProofChecker, ProofRequest};
-use crate::auth::identity::{Identity, parse_scope};
+use crate::auth::identity::{Caller, Identity, parse_scope};
 use crate::auth::keys::{self, PublicKey};
 use crate::auth::token::now;
 use crate::auth::token_cache::{self, TokenCache, Verified};
@@ -402,6 +402,7 @@ pub fn identity_from_claims(claims: &Value, roles_client: Option<&str>) -> Ident
             .pointer("/cnf/jkt")
             .and_then(Value::as_str)
             .map(str::to_string),
+        caller: Caller::of(claims),
     }
 }
 

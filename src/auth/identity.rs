@@ -23,11 +23,57 @@ pub struct Identity {
     pub roles: Vec<String>,
     /// `cnf.jkt` (RFC 9449 §6.1): the thumbprint of the key the token is bound to (DPoP), if any.
     pub jkt: Option<String>,
+    /// Who is calling: a person through a client, or a client on its own behalf (an agent with
+    /// the client credentials grant). See [`Caller`].
+    pub caller: Caller,
+}
+
+/// A person, or a client acting for itself. The token says which: RFC 9068 §2.2 has `sub` name
+/// the client when no resource owner is involved; Keycloak instead gives each client's service
+/// account a user of its own, whose tokens carry the `client_id` claim (its `service_account`
+/// scope) and `preferred_username` `service-account-<client id>`. A token that meets either rule
+/// is a client's; the policy decides on its scopes and roles like anyone's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Caller {
+    /// A person, through a client.
+    #[default]
+    Person,
+    /// A client on its own behalf (no person).
+    Client,
+}
+
+impl Caller {
+    /// `person` or `client`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Person => "person",
+            Self::Client => "client",
+        }
+    }
+
+    /// The caller of a token with these claims (`sub`, `client_id`, `azp`, `preferred_username`).
+    pub fn of(claims: &Value) -> Self {
+        let text = |key: &str| claims.get(key).and_then(Value::as_str);
+        let sub_is_client =
+            text("sub").is_some_and(|sub| text("client_id").or(text("azp")) == Some(sub));
+        let keycloak_service_account = text("client_id").is_some_and(|client| {
+            text("preferred_username") == Some(format!("service-account-{client}").as_str())
+        });
+        if sub_is_client || keycloak_service_account {
+            Self::Client
+        } else {
+            Self::Person
+        }
+    }
 }
 
 impl Identity {
-    /// A name for log lines: the username, else the subject, else the client.
+    /// A name for log lines: `client:<id>` for a client on its own behalf; else the username,
+    /// else the subject, else the client.
     pub fn log_name(&self) -> String {
+        if let (Caller::Client, Some(client)) = (self.caller, &self.client_id) {
+            return format!("client:{client}");
+        }
         self.username
             .clone()
             .or_else(|| self.subject.clone())
@@ -57,6 +103,7 @@ impl Identity {
                 out.insert(key.into(), v.clone().into());
             }
         }
+        out.insert("caller".into(), self.caller.name().into());
         out.insert("scopes".into(), self.scopes.clone().into());
         out.insert("roles".into(), self.roles.clone().into());
         Value::Object(out)
@@ -83,7 +130,7 @@ pub fn whoami_tool() -> Tool {
         def: ToolDef {
             name: "whoami",
             title: Some("Who am I"),
-            description: "Reports the identity the server verified from your access token: subject, username, scopes, roles.",
+            description: "Reports the identity the server verified from your access token: subject, username, client, whether a person or the client itself is calling, scopes, roles.",
             input_schema: json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
@@ -96,10 +143,11 @@ pub fn whoami_tool() -> Tool {
                     "subject": {"type": "string", "description": "sub (absent when the token has none)"},
                     "username": {"type": "string", "description": "preferred_username, when present"},
                     "client_id": {"type": "string", "description": "azp or client_id, when present"},
+                    "caller": {"type": "string", "enum": ["person", "client"], "description": "client: a client on its own behalf (client credentials), no person"},
                     "scopes": {"type": "array", "items": {"type": "string"}},
                     "roles": {"type": "array", "items": {"type": "string"}}
                 },
-                "required": ["scopes", "roles"]
+                "required": ["caller", "scopes", "roles"]
             })),
             annotations: Some(json!({
                 "readOnlyHint": true,
@@ -121,9 +169,16 @@ fn run_whoami(args: &Map<String, Value>, ctx: &CallContext<'_>) -> ToolOutput {
     match ctx.request.get::<Arc<Identity>>() {
         Some(id) => {
             let structured = id.to_value();
+            let who = match (id.caller, &id.client_id) {
+                (Caller::Client, Some(client)) => format!("the client {client}, no person"),
+                _ => id
+                    .username
+                    .as_deref()
+                    .unwrap_or("(no username)")
+                    .to_string(),
+            };
             let text = format!(
-                "You are {} (subject {}), scopes [{}], roles [{}]",
-                id.username.as_deref().unwrap_or("(no username)"),
+                "You are {who} (subject {}), scopes [{}], roles [{}]",
                 id.subject.as_deref().unwrap_or("(no subject)"),
                 id.scopes.join(" "),
                 id.roles.join(", ")
@@ -138,6 +193,39 @@ fn run_whoami(args: &Map<String, Value>, ctx: &CallContext<'_>) -> ToolOutput {
 mod tests {
     use super::*;
     use axum::http::Extensions;
+
+    #[test]
+    fn a_client_on_its_own_behalf_is_told_from_a_person() {
+        // Keycloak: a service account's token (client credentials), as Keycloak 26.7.3 issued it.
+        let service_account = json!({"sub": "e7b292fc", "azp": "mcp-agent", "client_id": "mcp-agent",
+            "preferred_username": "service-account-mcp-agent"});
+        assert_eq!(Caller::of(&service_account), Caller::Client);
+        // RFC 9068 §2.2: sub names the client when no resource owner is involved.
+        assert_eq!(
+            Caller::of(&json!({"sub": "agent-7", "client_id": "agent-7"})),
+            Caller::Client
+        );
+        assert_eq!(
+            Caller::of(&json!({"sub": "agent-7", "azp": "agent-7"})),
+            Caller::Client
+        );
+        // A person through a client: RFC 9068 puts client_id in every token, so it alone says nothing.
+        let person = json!({"sub": "u-1", "azp": "mcp-test-client", "client_id": "mcp-test-client",
+            "preferred_username": "mcp-user"});
+        assert_eq!(Caller::of(&person), Caller::Person);
+        // A user who merely calls herself service-account-… is a person without the client_id claim.
+        let lookalike = json!({"sub": "u-2", "azp": "mcp-agent", "preferred_username": "service-account-mcp-agent"});
+        assert_eq!(Caller::of(&lookalike), Caller::Person);
+        assert_eq!(Caller::of(&json!({})), Caller::Person);
+        let id = Identity {
+            client_id: Some("mcp-agent".into()),
+            username: Some("service-account-mcp-agent".into()),
+            caller: Caller::Client,
+            ..Identity::default()
+        };
+        assert_eq!(id.log_name(), "client:mcp-agent");
+        assert_eq!(id.to_value()["caller"], "client");
+    }
 
     #[test]
     fn scope_strings_tolerate_extra_spaces() {
@@ -169,7 +257,7 @@ mod tests {
         };
         assert_eq!(
             id.to_value(),
-            json!({"client_id": "c", "scopes": ["a"], "roles": []})
+            json!({"client_id": "c", "caller": "person", "scopes": ["a"], "roles": []})
         );
         assert_eq!(id.log_name(), "client:c");
     }
@@ -198,8 +286,20 @@ mod tests {
         assert_eq!(
             out.structured,
             Some(
-                json!({"subject": "s1", "username": "alice", "scopes": ["mcp:read"], "roles": []})
+                json!({"subject": "s1", "username": "alice", "caller": "person", "scopes": ["mcp:read"], "roles": []})
             )
+        );
+        request.insert(Arc::new(Identity {
+            username: Some("service-account-mcp-agent".into()),
+            subject: Some("s2".into()),
+            client_id: Some("mcp-agent".into()),
+            caller: Caller::Client,
+            ..Default::default()
+        }));
+        let out = run_whoami(&Map::new(), &CallContext { request: &request });
+        assert_eq!(
+            out.text,
+            "You are the client mcp-agent, no person (subject s2), scopes [], roles []"
         );
         let listed = serde_json::to_string(&whoami_tool().def).unwrap();
         assert!(!listed.contains("null"), "{listed}");

@@ -23,6 +23,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use mcp_auth_steps::client::agent_grant::AgentGrant;
 use mcp_auth_steps::client::dpop::DpopChoice;
 use mcp_auth_steps::client::host::{self, HostOptions, McpHost};
 use mcp_auth_steps::client::trace::{Trace, printable_line};
@@ -32,8 +33,9 @@ use mcp_auth_steps::client::trace::{Trace, printable_line};
 #[command(
     version,
     about = "Step 11: an MCP client that registers itself and runs the OAuth flow",
-    after_help = "Environment: STEP11_CLIENT_SECRET holds the secret of a --client-id client \
-                  (never a flag, so that it does not show in process lists)."
+    after_help = "Environment: STEP11_CLIENT_SECRET holds the secret of a --client-id client, \
+                  STEP11_WORKLOAD_TOKEN a workload's platform token, STEP11_ID_TOKEN the ID token \
+                  of --enterprise-idp (never flags, so that they do not show in process lists)."
 )]
 struct Args {
     /// The MCP endpoint (default: MCP_SERVER_URL + /mcp from the environment or --env, else
@@ -86,6 +88,56 @@ struct Args {
     /// authorization server without ES256 DPoP stops the run); `off` never.
     #[arg(long, default_value = "auto", value_parser = DpopChoice::parse)]
     dpop: DpopChoice,
+    /// An agent, no person: the client_credentials grant for --client-id, authenticated with
+    /// --private-key (private_key_jwt) or STEP11_CLIENT_SECRET (client_secret_basic).
+    #[arg(long, conflicts_with_all = ["workload_token_file", "enterprise_idp"])]
+    client_credentials: bool,
+    /// The PEM private key (P-256 or RSA) of private_key_jwt client authentication (RFC 7523).
+    #[arg(long, value_name = "FILE")]
+    private_key: Option<PathBuf>,
+    /// A workload, no secret: present the platform's JWT in FILE with the JWT-bearer grant
+    /// (workload identity federation). STEP11_WORKLOAD_TOKEN holds the token instead of a file.
+    #[arg(long, value_name = "FILE", conflicts_with = "enterprise_idp")]
+    workload_token_file: Option<PathBuf>,
+    /// Enterprise-managed authorization: exchange the person's ID token (STEP11_ID_TOKEN) for an
+    /// ID-JAG at this IdP token endpoint, then present it to the MCP server's authorization server.
+    #[arg(long, value_name = "URL", requires = "idp_client_id")]
+    enterprise_idp: Option<String>,
+    /// This client's id at the enterprise IdP (with --enterprise-idp).
+    #[arg(long, value_name = "ID")]
+    idp_client_id: Option<String>,
+}
+
+/// The agent grant the flags ask for, if any; `Err` names what is missing or unreadable.
+fn agent_grant(args: &Args) -> Result<Option<AgentGrant>, String> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if args.client_credentials {
+        return Ok(Some(AgentGrant::ClientCredentials));
+    }
+    if let Some(path) = &args.workload_token_file {
+        let token = std::fs::read_to_string(path)
+            .map_err(|e| format!("--workload-token-file {}: {e}", path.display()))?;
+        return Ok(Some(AgentGrant::Workload {
+            assertion: token.trim().to_string(),
+        }));
+    }
+    if let Some(assertion) = env("STEP11_WORKLOAD_TOKEN") {
+        return Ok(Some(AgentGrant::Workload {
+            assertion: assertion.trim().to_string(),
+        }));
+    }
+    if let Some(raw) = &args.enterprise_idp {
+        let idp_token_endpoint =
+            url::Url::parse(raw).map_err(|e| format!("--enterprise-idp {raw}: not a URL ({e})"))?;
+        let id_token = env("STEP11_ID_TOKEN")
+            .ok_or("--enterprise-idp needs the person's ID token in STEP11_ID_TOKEN")?;
+        return Ok(Some(AgentGrant::Enterprise {
+            idp_token_endpoint,
+            idp_client_id: args.idp_client_id.clone().unwrap_or_default(),
+            id_token: id_token.trim().to_string(),
+        }));
+    }
+    Ok(None)
 }
 
 #[tokio::main]
@@ -96,6 +148,13 @@ async fn main() -> ExitCode {
         Ok(url) => url,
         Err(e) => {
             eprintln!("step11: {}", printable_line(&e.to_string()));
+            return ExitCode::FAILURE;
+        }
+    };
+    let agent = match agent_grant(&args) {
+        Ok(agent) => agent,
+        Err(e) => {
+            eprintln!("step11: {}", printable_line(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -112,6 +171,8 @@ async fn main() -> ExitCode {
         publish_client_metadata: args.publish_client_metadata,
         callback_timeout: Duration::from_secs(args.callback_timeout),
         dpop: args.dpop,
+        agent,
+        private_key: args.private_key,
     };
     let mut trace = Trace::stdout();
     let result = match McpHost::new(options) {

@@ -21,12 +21,14 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use url::Url;
 
+use crate::client::agent_grant::{self, AgentGrant};
 use crate::client::authorization::AuthorizationError;
 use crate::client::challenge::BearerChallenge;
 use crate::client::discovery::{Discovery, DiscoveryError};
 use crate::client::dpop::{DpopChoice, DpopSigner};
 use crate::client::http_client;
 use crate::client::registration::{ClientCredentials, CredentialStore, RegistrationError};
+use crate::client::token_endpoint::AssertionKey;
 use crate::client::tokens::{StoredTokens, TokenStore};
 use crate::client::trace::{Trace, redact, untrusted};
 use crate::client::transport::{Denial, McpClient, McpError, Reply};
@@ -76,6 +78,10 @@ pub struct HostOptions {
     pub callback_timeout: Duration,
     /// `--dpop`: bind tokens to a key (RFC 9449) when both servers take DPoP, always, or never.
     pub dpop: DpopChoice,
+    /// A caller without a person (`client::agent`): the grant that replaces the browser login.
+    pub agent: Option<AgentGrant>,
+    /// `--private-key`: the PEM key of `private_key_jwt` client authentication.
+    pub private_key: Option<PathBuf>,
 }
 
 impl fmt::Debug for HostOptions {
@@ -91,6 +97,8 @@ impl fmt::Debug for HostOptions {
             .field("client_metadata_url", &self.client_metadata_url)
             .field("publish_client_metadata", &self.publish_client_metadata)
             .field("dpop", &self.dpop)
+            .field("agent", &self.agent)
+            .field("private_key", &self.private_key)
             .finish()
     }
 }
@@ -273,6 +281,8 @@ pub struct McpHost {
     pub(super) skip_stored_client: bool,
     /// The DPoP decision for an issuer, with its key when tokens are bound (`client::dpop`).
     pub(super) dpop: Option<(String, Option<Arc<DpopSigner>>)>,
+    /// The `private_key_jwt` key (`--private-key`).
+    pub(super) assertion_key: Option<Arc<AssertionKey>>,
 }
 
 impl McpHost {
@@ -297,10 +307,39 @@ impl McpHost {
                 )));
             }
         }
+        if let Some(grant) = &opts.agent {
+            agent_grant::check_agent_options(
+                grant,
+                opts.client_id.as_deref(),
+                opts.client_secret.is_some(),
+                opts.private_key.is_some(),
+            )
+            .map_err(HostError::Options)?;
+            if opts.publish_client_metadata || opts.client_metadata_url.is_some() {
+                return Err(HostError::Options(
+                    "a client metadata document is for a browser login; an agent is registered beforehand (--client-id)".into(),
+                ));
+            }
+        } else if opts.private_key.is_some() {
+            return Err(HostError::Options(
+                "--private-key is the client authentication of an agent: give --client-credentials, --workload-token-file or --enterprise-idp".into(),
+            ));
+        }
+        let assertion_key = match &opts.private_key {
+            Some(path) => Some(Arc::new(
+                AssertionKey::from_pem_file(path)
+                    .map_err(|e| HostError::Options(format!("--private-key {e}")))?,
+            )),
+            None => None,
+        };
         let http = http_client::build()
             .map_err(|e| HostError::Options(format!("cannot build the HTTP client: {e}")))?;
+        let mut mcp = McpClient::new(http.clone(), opts.server.clone());
+        if let Some(extension) = opts.agent.as_ref().and_then(AgentGrant::extension) {
+            mcp.declare_extension(extension);
+        }
         Ok(Self {
-            mcp: McpClient::new(http.clone(), opts.server.clone()),
+            mcp,
             store: CredentialStore::new(&opts.state_dir),
             token_store: TokenStore::new(&opts.state_dir),
             http,
@@ -317,6 +356,7 @@ impl McpHost {
             rs_offers_dpop: false,
             skip_stored_client: false,
             dpop: None,
+            assertion_key,
         })
     }
 
@@ -528,7 +568,7 @@ impl McpHost {
                 "initialize",
                 Some(json!({
                     "protocolVersion": LATEST_LEGACY_VERSION,
-                    "capabilities": {},
+                    "capabilities": self.mcp.capabilities(),
                     "clientInfo": {"name": self.opts.client_name, "version": env!("CARGO_PKG_VERSION")},
                 })),
             )
@@ -1046,6 +1086,8 @@ mod tests {
             publish_client_metadata: false,
             callback_timeout: Duration::from_secs(5),
             dpop: DpopChoice::Auto,
+            agent: None,
+            private_key: None,
         }
     }
 

@@ -36,6 +36,11 @@ impl McpHost {
                 method: method.into(),
             });
         }
+        if let Some(grant) = self.opts.agent.clone() {
+            return self
+                .agent_authorize(trace, &grant, challenge, step_up)
+                .await;
+        }
         let discovery = self.discovery(trace, challenge).await?;
         let challenge_scope = challenge.and_then(BearerChallenge::scope);
         let (scope, why) = if step_up {
@@ -204,7 +209,7 @@ impl McpHost {
             redact(pkce.verifier()),
             client.token_endpoint_auth_method,
             proof_note(dpop.as_deref(), &token),
-            token_summary(&token)
+            token.summary()
         ));
         let mut tokens = StoredTokens::from_response(
             &auth.issuer,
@@ -338,6 +343,10 @@ impl McpHost {
         trace: &mut Trace,
         challenge: Option<&BearerChallenge>,
     ) -> Result<bool, HostError> {
+        if self.opts.agent.is_some() {
+            // An agent keeps nothing between runs and has no refresh token: it asks again.
+            return Ok(false);
+        }
         let discovery = self.discovery(trace, challenge).await?;
         let auth = &discovery.auth_server;
         let path = self.token_store.path_for(&auth.issuer);
@@ -444,7 +453,7 @@ impl McpHost {
         );
         match result {
             Ok(response) => {
-                trace.step(format_args!("{shown} → 200: {}", token_summary(&response)));
+                trace.step(format_args!("{shown} → 200: {}", response.summary()));
                 if response.nonce_retried {
                     trace.detail("the authorization server asked for a nonce (400 use_dpop_nonce, DPoP-Nonce): sent again once with it");
                 }
@@ -524,19 +533,4 @@ fn proof_note(dpop: Option<&DpopSigner>, token: &TokenResponse) -> String {
 /// authorization server says `token_type` `DPoP`.
 fn bound_to(dpop: Option<&DpopSigner>, token: &TokenResponse) -> Option<String> {
     dpop.filter(|_| token.is_dpop()).map(DpopSigner::thumbprint)
-}
-
-/// `token_type DPoP, access_token eyJhbG…, expires_in 300 s, scope "…"`: a token response as the
-/// trace shows it.
-fn token_summary(token: &TokenResponse) -> String {
-    format!(
-        "token_type {}, access_token {}, expires_in {}, scope {}",
-        token.token_type,
-        redact(&token.access_token),
-        token.expires_in.map_or("?".into(), |s| format!("{s} s")),
-        token
-            .scope
-            .as_deref()
-            .map_or("(not stated)".into(), |s| format!("{s:?}"))
-    )
 }

@@ -1,6 +1,8 @@
 //! Part 4, step 11: the MCP host side — the `WWW-Authenticate` challenge, discovery, client registration, the authorization code
 //! flow, the MCP transport, and the host that ties them together.
 
+pub mod agent;
+pub mod agent_grant;
 pub mod authorization;
 pub mod challenge;
 pub mod client_identity;

@@ -149,6 +149,8 @@ impl ClientCredentials {
                 form.push(("client_secret", secret.to_string()));
                 request
             }
+            // A workload known only by its platform token has no client id to send.
+            _ if self.client_id.is_empty() => request,
             _ => {
                 form.push(("client_id", self.client_id.clone()));
                 request

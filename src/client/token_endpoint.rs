@@ -5,20 +5,105 @@
 
 use std::fmt;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::ACCEPT;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use url::Url;
 
+use crate::auth::keys::random_bytes;
 use crate::client::authorization::{AuthorizationError, Pkce};
 use crate::client::dpop::{self, DpopSigner, USE_DPOP_NONCE};
 use crate::client::http_client;
 use crate::client::oauth_syntax::{MAX_EXPIRES_IN_SECS, check_access_token, check_refresh_token};
-use crate::client::registration::{ClientCredentials, oauth_error_text};
+use crate::client::registration::{ClientCredentials, now, oauth_error_text};
 use crate::client::trace::redact;
 
 /// `token_type` of a token bound to a key (RFC 9449 §5).
 pub const DPOP_TOKEN_TYPE: &str = "DPoP";
+/// RFC 7523 §2.2: client authentication by a signed assertion.
+pub const ASSERTION_TYPE_JWT: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// `token_endpoint_auth_method` of RFC 7523 §2.2 client authentication.
+pub const AUTH_PRIVATE_KEY_JWT: &str = "private_key_jwt";
+/// A client assertion is good for this long (RFC 7523 §3 `exp`; short: one is made per request).
+pub const ASSERTION_LIFETIME_SECS: u64 = 60;
+
+/// A client's signing key for `private_key_jwt` (RFC 7523 §2.2): a PEM file, P-256 (signs
+/// `ES256`) or RSA (signs `RS256`).
+pub struct AssertionKey {
+    key: EncodingKey,
+    alg: Algorithm,
+}
+
+impl fmt::Debug for AssertionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AssertionKey")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AssertionKey {
+    /// The key in the PEM file at `path` (PKCS#8, or SEC1 / PKCS#1).
+    /// Like ssh, a key that other users may read is refused: it is a secret.
+    pub fn from_pem_file(path: &std::path::Path) -> Result<Self, String> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(format!(
+                    "{}: mode {:o} lets other users read the private key; chmod 600 it",
+                    path.display(),
+                    mode & 0o777
+                ));
+            }
+        }
+        let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The key in `pem`.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
+        if let Ok(key) = EncodingKey::from_ec_pem(pem) {
+            return Ok(Self {
+                key,
+                alg: Algorithm::ES256,
+            });
+        }
+        EncodingKey::from_rsa_pem(pem)
+            .map(|key| Self {
+                key,
+                alg: Algorithm::RS256,
+            })
+            .map_err(|_| "not a PEM private key (P-256 or RSA)".to_string())
+    }
+
+    /// `ES256` or `RS256`.
+    pub fn alg(&self) -> &'static str {
+        match self.alg {
+            Algorithm::ES256 => "ES256",
+            _ => "RS256",
+        }
+    }
+
+    /// A client assertion (RFC 7523 §3): `iss` and `sub` the client id, `aud` the authorization
+    /// server's issuer, a fresh `jti`, `exp` [`ASSERTION_LIFETIME_SECS`] after `iat`.
+    pub fn assertion(&self, client_id: &str, audience: &str, now: u64) -> Result<String, String> {
+        let claims = json!({
+            "iss": client_id, "sub": client_id, "aud": audience, "iat": now,
+            "exp": now + ASSERTION_LIFETIME_SECS,
+            "jti": URL_SAFE_NO_PAD.encode(random_bytes(16)),
+        });
+        jsonwebtoken::encode(&Header::new(self.alg), &claims, &self.key)
+            .map_err(|e| format!("signing the client assertion failed: {e}"))
+    }
+}
 
 /// A token response (RFC 6749 §5.1).
 #[derive(Clone, Deserialize)]
@@ -45,6 +130,20 @@ impl TokenResponse {
     /// True when the token is bound to the client's key (`token_type` `DPoP`, RFC 9449 §5).
     pub fn is_dpop(&self) -> bool {
         self.token_type.eq_ignore_ascii_case(DPOP_TOKEN_TYPE)
+    }
+
+    /// `token_type DPoP, access_token eyJhbG…, expires_in 300 s, scope "…"`: the response as the
+    /// trace shows it.
+    pub fn summary(&self) -> String {
+        format!(
+            "token_type {}, access_token {}, expires_in {}, scope {}",
+            self.token_type,
+            redact(&self.access_token),
+            self.expires_in.map_or("?".into(), |s| format!("{s} s")),
+            self.scope
+                .as_deref()
+                .map_or("(not stated)".into(), |s| format!("{s:?}"))
+        )
     }
 }
 
@@ -110,7 +209,15 @@ pub async fn exchange_code(
         ("code_verifier", request.pkce.verifier().into()),
         ("resource", request.resource.into()),
     ];
-    token_request(http, request.endpoint, request.client, form, request.dpop).await
+    token_request(
+        http,
+        request.endpoint,
+        request.client,
+        None,
+        form,
+        request.dpop,
+    )
+    .await
 }
 
 /// RFC 6749 §6: a new access token for a refresh token, for the same `resource` (RFC 8707 §2.2)
@@ -129,17 +236,19 @@ pub async fn refresh(
         ("refresh_token", refresh_token.into()),
         ("resource", resource.into()),
     ];
-    token_request(http, endpoint, client, form, dpop).await
+    token_request(http, endpoint, client, None, form, dpop).await
 }
 
-/// POSTs one token request and checks the answer: a 2xx JSON token response whose
+/// POSTs one token request (`form` holds `grant_type` and what the grant needs; the grants
+/// without a user in `client::agent` call this directly) and checks the answer: a 2xx JSON token response whose
 /// `token_type` this client can present, else [`AuthorizationError::Token`] with the RFC 6749
 /// §5.2 error. With `dpop`, every attempt carries a fresh proof (RFC 9449 §5), and a `400
 /// use_dpop_nonce` with a `DPoP-Nonce` is retried once with that nonce (§8).
-async fn token_request(
+pub async fn token_request(
     http: &reqwest::Client,
     endpoint: &Url,
     client: &ClientCredentials,
+    key: Option<&AssertionKey>,
     form: Vec<(&'static str, String)>,
     dpop: Option<&DpopSigner>,
 ) -> Result<TokenResponse, AuthorizationError> {
@@ -150,7 +259,21 @@ async fn token_request(
         let mut builder = http
             .post(endpoint.clone())
             .header(ACCEPT, "application/json");
-        builder = client.authenticate(builder, &mut form);
+        if client.token_endpoint_auth_method == AUTH_PRIVATE_KEY_JWT {
+            // RFC 7523 §2.2 and §3: the assertion identifies the client (its `sub`), a new one
+            // per request; the extension's example leaves client_id out.
+            let assertion = key
+                .ok_or("private_key_jwt without a key".to_string())
+                .and_then(|k| k.assertion(&client.client_id, &client.issuer, now()))
+                .map_err(|reason| AuthorizationError::Http {
+                    url: url.clone(),
+                    reason,
+                })?;
+            form.push(("client_assertion_type", ASSERTION_TYPE_JWT.into()));
+            form.push(("client_assertion", assertion));
+        } else {
+            builder = client.authenticate(builder, &mut form);
+        }
         // ANCHOR: dpop_token_request
         if let Some(signer) = dpop {
             let nonce = signer.as_nonce();
@@ -399,5 +522,43 @@ mod tests {
             .await
             .unwrap();
         assert!(!got.is_dpop() && !got.nonce_retried);
+    }
+
+    /// A new P-256 key as PKCS#8 PEM.
+    fn ec_pem() -> String {
+        let der = crate::auth::dpop::ProofKey::generate().pkcs8().to_vec();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        )
+    }
+
+    #[test]
+    fn assertions_follow_rfc_7523_section_3() {
+        let key = AssertionKey::from_pem(ec_pem().as_bytes()).unwrap();
+        assert_eq!(key.alg(), "ES256");
+        let jwt = key.assertion("agent", "http://as", 1_000).unwrap();
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.alg, Algorithm::ES256);
+        let claims: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(jwt.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["iss"], "agent");
+        assert_eq!(claims["sub"], "agent");
+        assert_eq!(claims["aud"], "http://as");
+        assert_eq!(claims["exp"], 1_000 + ASSERTION_LIFETIME_SECS);
+        assert_eq!(claims["jti"].as_str().unwrap().len(), 22);
+        let again = key.assertion("agent", "http://as", 1_000).unwrap();
+        assert_ne!(jwt, again, "a fresh jti each time");
+        assert!(AssertionKey::from_pem(b"not a key").is_err());
     }
 }

@@ -112,6 +112,8 @@ pub struct McpClient {
     dpop_nonce: Option<String>,
     /// The last request was retried once with the server's nonce.
     retried_with_nonce: bool,
+    /// The client's capabilities (`initialize`, and `_meta` of every 2026-07-28 request).
+    capabilities: Value,
     session_id: Option<String>,
     protocol_version: Option<String>,
     /// `Some(clientInfo.name)` while speaking 2026-07-28.
@@ -141,6 +143,7 @@ impl McpClient {
             dpop: None,
             dpop_nonce: None,
             retried_with_nonce: false,
+            capabilities: json!({}),
             session_id: None,
             protocol_version: None,
             modern: None,
@@ -158,6 +161,17 @@ impl McpClient {
     pub fn set_token(&mut self, token: String, dpop: Option<Arc<DpopSigner>>) {
         self.token = Some(token);
         self.dpop = dpop;
+    }
+
+    /// Declares an MCP extension in the client's capabilities (`extensions`, keyed by its
+    /// identifier, e.g. `io.modelcontextprotocol/oauth-client-credentials`).
+    pub fn declare_extension(&mut self, id: &str) {
+        self.capabilities["extensions"][id] = json!({});
+    }
+
+    /// The client's capabilities.
+    pub fn capabilities(&self) -> Value {
+        self.capabilities.clone()
     }
 
     /// True when the last request was sent again with the server's `DPoP-Nonce` (RFC 9449 §9).
@@ -216,7 +230,7 @@ impl McpClient {
             }
             message["params"]["_meta"] = json!({
                 META_PROTOCOL_VERSION: MODERN_VERSION,
-                META_CLIENT_CAPABILITIES: {},
+                META_CLIENT_CAPABILITIES: self.capabilities,
                 META_CLIENT_INFO: {"name": client_name, "version": env!("CARGO_PKG_VERSION")},
             });
         }

@@ -251,6 +251,7 @@ pub async fn verify_realm(
     for user in DEMO_USERS {
         checks.extend(verify_user(client, &token_endpoint, &validator, config, user).await);
     }
+    checks.push(realm_policy::verify_agent(client, &token_endpoint, &validator, config).await);
     // Each MCP scope must bind the token to the server on its own: a token asked for one scope
     // only gets `aud` from that scope's mapper alone.
     let admin = DEMO_USERS[0];

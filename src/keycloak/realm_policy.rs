@@ -8,6 +8,7 @@
 //! - [`verify_dpop_registration`]: a client that registers with `dpop_bound_access_tokens` is held
 //!   to DPoP proofs; one that does not is not (the MCP hosts without DPoP).
 //! - [`verify_refresh_rotation`]: a refresh token used twice is refused the second time.
+//! - [`verify_agent`]: the demo agent gets a client's token with the client credentials grant.
 //! - [`verify_test_client_redirects`]: `mcp-test-client` compares redirect URIs exactly.
 //! - [`verify_security_settings`]: brute-force detection and the offline-session limit, read
 //!   through the Admin REST API (they cannot be seen from outside without locking an account).
@@ -15,6 +16,7 @@
 
 use serde_json::{Value, json};
 
+use crate::auth::bearer_auth::TokenValidator;
 use crate::auth::policy::MCP_SCOPES;
 use crate::keycloak::admin::{AdminCredentials, admin_token};
 use crate::keycloak::check::Check;
@@ -264,6 +266,87 @@ pub async fn verify_dpop_registration(
         ));
     }
     checks
+}
+
+/// The demo agent that step9 checks: a client with a service account, authenticated by its
+/// secret (`client_secret_basic`). DEMO values, as in env/keycloak/mcp-realm.json; step 11's
+/// `private_key_jwt` agent, `mcp-agent`, is checked by scripts/test_step11.sh with its key.
+pub const DEMO_AGENT: (&str, &str) = ("mcp-agent-basic", "mcp-agent-demo-secret-change-me");
+
+/// A caller without a person: the client credentials grant for [`DEMO_AGENT`], with `resource`
+/// (`JWT_AUDIENCE`) and every MCP scope asked for, verified by step 10's own validator. The
+/// token must be a client's (`whoami` says `caller: client`), with `mcp:read mcp:tools` and
+/// echo-mcp-server's `read-only` and `tools` roles: an agent calls tools, a person uses prompts.
+pub async fn verify_agent(
+    client: &reqwest::Client,
+    token_endpoint: &str,
+    validator: &TokenValidator,
+    config: &KeycloakConfig,
+) -> Check {
+    let (id, secret) = DEMO_AGENT;
+    let scope = MCP_SCOPES.join(" ");
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("resource", config.audience.as_str()),
+        ("scope", scope.as_str()),
+    ];
+    let (status, body) = send(
+        client
+            .post(token_endpoint)
+            .basic_auth(id, Some(secret))
+            .form(&form),
+    )
+    .await;
+    let actual = match body["access_token"].as_str() {
+        Some(token) if status == 200 => match validator.validate(token).await {
+            Ok(identity) => {
+                let mut scopes: Vec<&str> = identity
+                    .scopes
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| s.starts_with("mcp:"))
+                    .collect();
+                scopes.sort_unstable();
+                let mut roles: Vec<&str> = identity
+                    .roles
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|r| ["prompts", "read-only", "tools"].contains(r))
+                    .collect();
+                roles.sort_unstable();
+                format!(
+                    "{}; {}; {}",
+                    identity.caller.name(),
+                    scopes.join(" "),
+                    roles.join(" ")
+                )
+            }
+            Err(e) => format!("token refused: {e}"),
+        },
+        _ => format!(
+            "HTTP {status} {}",
+            body["error_description"]
+                .as_str()
+                .or(body["error"].as_str())
+                .unwrap_or("-")
+        ),
+    };
+    let expected = "client; mcp:read mcp:tools; read-only tools";
+    let fix = if body["error"] == "invalid_target" {
+        format!(
+            "Keycloak refuses the resource {}: JWT_AUDIENCE must be the resource_url of echo-mcp-server in the realm (RFC 8707)",
+            config.audience
+        )
+    } else {
+        "the realm needs the client mcp-agent-basic as env/keycloak/mcp-realm.json has it: a service account holding echo-mcp-server's read-only and tools roles, default client scopes basic, profile, roles, service_account, mcp:read, mcp:tools, and client_credentials.use_refresh_token on (keycloak#50251)".to_string()
+    };
+    Check::new(
+        format!("agent {id}: client_credentials"),
+        expected,
+        actual.clone(),
+        actual == expected,
+        fix,
+    )
 }
 
 async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
