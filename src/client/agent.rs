@@ -11,8 +11,9 @@ use crate::client::agent_grant::{
     AgentGrant, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ID_JAG, TOKEN_TYPE_ID_TOKEN,
     id_jag_from,
 };
-use crate::client::authorization::{AuthorizationError, select_scope, union_scopes};
+use crate::client::authorization::AuthorizationError;
 use crate::client::challenge::BearerChallenge;
+use crate::client::discovery::Discovery;
 use crate::client::host::{HostError, MAX_AUTHORIZATIONS, McpHost};
 use crate::client::http_client;
 use crate::client::registration::{ClientCredentials, now, oauth_error_text};
@@ -38,16 +39,8 @@ impl McpHost {
         step_up: bool,
     ) -> Result<(), HostError> {
         let discovery = self.discovery(trace, challenge).await?;
-        let challenge_scope = challenge.and_then(BearerChallenge::scope);
-        let scope = if step_up {
-            union_scopes(self.scope.as_deref(), challenge_scope)
-        } else {
-            select_scope(
-                self.opts.scope.as_deref(),
-                challenge_scope,
-                &discovery.scopes_supported,
-            )
-        };
+        // The same scope selection as a browser login, without offline_access: no refresh here.
+        let (scope, _) = self.scope_for(&discovery, challenge, step_up);
         let dpop = self.dpop_signer(trace, &discovery)?;
         let auth = &discovery.auth_server;
         let client_id = self.opts.client_id.clone().unwrap_or_default();
@@ -71,37 +64,9 @@ impl McpHost {
             scope.as_deref().map_or("(none)".into(), |s| format!("{s:?}")),
             discovery.resource
         ));
-        let mut form: Vec<(&'static str, String)> = Vec::new();
-        match grant {
-            AgentGrant::ClientCredentials => {
-                form.push(("grant_type", "client_credentials".into()));
-            }
-            AgentGrant::Workload { assertion } => {
-                form.push(("grant_type", GRANT_JWT_BEARER.into()));
-                form.push(("assertion", assertion.clone()));
-            }
-            AgentGrant::Enterprise {
-                idp_token_endpoint,
-                idp_client_id,
-                id_token,
-            } => {
-                let id_jag = self
-                    .exchange_for_id_jag(
-                        trace,
-                        (idp_token_endpoint, idp_client_id, id_token),
-                        &auth.issuer,
-                        &discovery.resource,
-                        scope.as_deref(),
-                    )
-                    .await?;
-                form.push(("grant_type", GRANT_JWT_BEARER.into()));
-                form.push(("assertion", id_jag));
-            }
-        }
-        form.push(("resource", discovery.resource.clone()));
-        if let Some(scope) = &scope {
-            form.push(("scope", scope.clone()));
-        }
+        let form = self
+            .grant_form(trace, grant, &discovery, scope.as_deref())
+            .await?;
         let key = self.assertion_key.clone();
         let token = token_endpoint::token_request(
             &self.http,
@@ -151,6 +116,50 @@ impl McpHost {
         self.access_rejected = false;
         self.scope = scope;
         Ok(())
+    }
+
+    /// The token request's form for `grant`: `grant_type` and what it needs (for an enterprise
+    /// login, the ID-JAG from the IdP first), `resource`, and `scope` when there is one.
+    async fn grant_form(
+        &self,
+        trace: &mut Trace,
+        grant: &AgentGrant,
+        discovery: &Discovery,
+        scope: Option<&str>,
+    ) -> Result<Vec<(&'static str, String)>, HostError> {
+        let auth = &discovery.auth_server;
+        let mut form: Vec<(&'static str, String)> = Vec::new();
+        match grant {
+            AgentGrant::ClientCredentials => {
+                form.push(("grant_type", "client_credentials".into()));
+            }
+            AgentGrant::Workload { assertion } => {
+                form.push(("grant_type", GRANT_JWT_BEARER.into()));
+                form.push(("assertion", assertion.clone()));
+            }
+            AgentGrant::Enterprise {
+                idp_token_endpoint,
+                idp_client_id,
+                id_token,
+            } => {
+                let id_jag = self
+                    .exchange_for_id_jag(
+                        trace,
+                        (idp_token_endpoint, idp_client_id, id_token),
+                        &auth.issuer,
+                        &discovery.resource,
+                        scope,
+                    )
+                    .await?;
+                form.push(("grant_type", GRANT_JWT_BEARER.into()));
+                form.push(("assertion", id_jag));
+            }
+        }
+        form.push(("resource", discovery.resource.clone()));
+        if let Some(scope) = scope {
+            form.push(("scope", scope.to_string()));
+        }
+        Ok(form)
     }
 
     /// SEP-990 step 1: the person's ID token for an ID-JAG at the enterprise IdP (RFC 8693).

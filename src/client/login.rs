@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use crate::client::authorization::{
-    self, AuthorizationError, AuthorizationRequest, Opened, Pkce, check_callback, check_issuer,
-    new_state, select_scope, union_scopes,
+    self, AuthorizationError, AuthorizationRequest, CallbackListener, CallbackParams, Opened, Pkce,
+    check_callback, check_issuer, new_state, select_scope, union_scopes,
 };
 use crate::client::challenge::BearerChallenge;
 use crate::client::discovery::{Discovery, discover};
@@ -16,7 +16,7 @@ use crate::client::dpop::{self, DpopSigner};
 use crate::client::host::{
     HEADLESS_CALLBACK_TIMEOUT, HostError, MAX_AUTHORIZATIONS, McpHost, OFFLINE_ACCESS,
 };
-use crate::client::registration::{ClientSource, now};
+use crate::client::registration::{ClientCredentials, ClientSource, now};
 use crate::client::token_endpoint::{self, TokenRequest, TokenResponse};
 use crate::client::tokens::StoredTokens;
 use crate::client::trace::{Trace, redact};
@@ -42,43 +42,7 @@ impl McpHost {
                 .await;
         }
         let discovery = self.discovery(trace, challenge).await?;
-        let challenge_scope = challenge.and_then(BearerChallenge::scope);
-        let (scope, why) = if step_up {
-            (
-                union_scopes(self.scope.as_deref(), challenge_scope),
-                "step-up: the scope held so far plus the 403 challenge's scope",
-            )
-        } else {
-            let scope = select_scope(
-                self.opts.scope.as_deref(),
-                challenge_scope,
-                &discovery.scopes_supported,
-            );
-            let why = if self
-                .opts
-                .scope
-                .as_deref()
-                .is_some_and(|s| !s.trim().is_empty())
-            {
-                "from --scope"
-            } else if challenge_scope.is_some() {
-                "from the challenge's scope"
-            } else if scope.is_some() {
-                "from the PRM's scopes_supported"
-            } else {
-                "left out: neither the challenge nor the PRM names scopes"
-            };
-            (scope, why)
-        };
-        let asked = with_offline_access(&discovery, scope.as_deref());
-        let why = if has_scope(asked.as_deref(), OFFLINE_ACCESS)
-            && !has_scope(scope.as_deref(), OFFLINE_ACCESS)
-        {
-            format!("{why}, plus {OFFLINE_ACCESS}: the authorization server lists it")
-        } else {
-            why.to_string()
-        };
-        let scope = asked;
+        let (scope, why) = self.login_scope(&discovery, challenge, step_up);
 
         let dpop = self.dpop_signer(trace, &discovery)?;
         let (client, listener) = self
@@ -119,36 +83,9 @@ impl McpHost {
             redact(&state)
         ));
 
-        let params = if self.opts.headless {
-            let waiter = tokio::spawn(listener.wait(HEADLESS_CALLBACK_TIMEOUT));
-            if let Err(e) =
-                authorization::headless_authorize(&self.http, &url, &redirect_uri, trace).await
-            {
-                waiter.abort();
-                return Err(self.maybe_stale(e));
-            }
-            waiter
-                .await
-                .map_err(|e| AuthorizationError::Headless(format!("callback listener: {e}")))??
-        } else {
-            let opened = authorization::open_browser(&url);
-            trace.detail(format_args!(
-                "{} — waiting up to {} s for the redirect to {redirect_uri}:",
-                match opened {
-                    Opened::Browser => "opened the browser (the BROWSER command)",
-                    Opened::Desktop =>
-                        "asked the desktop to open the browser; if none shows up, open this URL yourself",
-                    Opened::No => "no browser could be started: open this URL yourself",
-                },
-                self.opts.callback_timeout.as_secs()
-            ));
-            // The full URL (its state included) only when the person may have to copy it.
-            match opened {
-                Opened::Browser => trace.detail(authorization::shown_authorization_url(&url)),
-                Opened::Desktop | Opened::No => trace.detail(&url),
-            }
-            listener.wait(self.opts.callback_timeout).await?
-        };
+        let params = self
+            .wait_for_redirect(trace, &url, listener, &redirect_uri)
+            .await?;
         let checked = check_callback(&params, &state).and_then(|code| {
             check_issuer(
                 &params,
@@ -157,24 +94,126 @@ impl McpHost {
             )
             .map(|()| code)
         });
+        trace_callback(trace, &params, &checked);
+        self.note_document_fetches(trace, &client, &fetches);
+        let code = checked?;
+
+        let request = TokenRequest {
+            endpoint: &auth.token_endpoint,
+            client: &client,
+            code: &code,
+            pkce: &pkce,
+            redirect_uri: &redirect_uri,
+            resource: &discovery.resource,
+            dpop: dpop.as_deref(),
+        };
+        self.redeem(trace, &discovery, &request, scope).await
+    }
+
+    /// The code for tokens (RFC 6749 §4.1.3), said on the trace, kept; the scope asked for is held
+    /// for a later step-up.
+    async fn redeem(
+        &mut self,
+        trace: &mut Trace,
+        discovery: &Discovery,
+        request: &TokenRequest<'_>,
+        scope: Option<String>,
+    ) -> Result<(), HostError> {
+        let auth = &discovery.auth_server;
+        let token = token_endpoint::exchange_code(&self.http, request)
+            .await
+            .map_err(|e| self.maybe_stale(e))?;
         trace.step(format_args!(
-            "callback {CALLBACK}: code {}, state {}{}",
-            params.code.as_deref().map_or("(none)".into(), redact),
-            match (&checked, &params.error) {
-                (Err(AuthorizationError::StateMismatch), _) =>
-                    "✗ (not the state this client sent)".to_string(),
-                (_, Some(error)) => format!("✓, error {error}"),
-                _ => "✓ (matches)".to_string(),
-            },
-            match (&checked, &params.iss) {
-                (Err(AuthorizationError::IssuerMismatch { .. }), Some(iss)) =>
-                    format!(", iss {iss} ✗"),
-                (Err(AuthorizationError::IssuerMissing), _) => ", iss missing ✗".to_string(),
-                (_, Some(iss)) => format!(", iss {iss} ✓"),
-                _ => String::new(),
-            },
-            CALLBACK = authorization::CALLBACK_PATH
+            "POST {} (authorization_code, code {}, code_verifier {}, resource, client auth {}{}) → 200: {}",
+            auth.token_endpoint,
+            redact(request.code),
+            redact(request.pkce.verifier()),
+            request.client.token_endpoint_auth_method,
+            proof_note(request.dpop, &token),
+            token.summary()
         ));
+        let mut tokens = StoredTokens::from_response(
+            &auth.issuer,
+            &request.client.client_id,
+            &discovery.resource,
+            scope.as_deref(),
+            &token,
+            now(),
+            None,
+        );
+        tokens.dpop_jkt = bound_to(request.dpop, &token);
+        self.keep_tokens(trace, tokens)?;
+        self.scope = scope;
+        Ok(())
+    }
+
+    /// The authorization response: `--headless` follows the URL itself and delivers the redirect
+    /// to its own listener; otherwise the browser is opened and the listener waits for it.
+    async fn wait_for_redirect(
+        &self,
+        trace: &mut Trace,
+        url: &url::Url,
+        listener: CallbackListener,
+        redirect_uri: &str,
+    ) -> Result<CallbackParams, HostError> {
+        if self.opts.headless {
+            let waiter = tokio::spawn(listener.wait(HEADLESS_CALLBACK_TIMEOUT));
+            if let Err(e) =
+                authorization::headless_authorize(&self.http, url, redirect_uri, trace).await
+            {
+                waiter.abort();
+                return Err(self.maybe_stale(e));
+            }
+            return Ok(waiter
+                .await
+                .map_err(|e| AuthorizationError::Headless(format!("callback listener: {e}")))??);
+        }
+        let opened = authorization::open_browser(url);
+        trace.detail(format_args!(
+            "{} — waiting up to {} s for the redirect to {redirect_uri}:",
+            match opened {
+                Opened::Browser => "opened the browser (the BROWSER command)",
+                Opened::Desktop =>
+                    "asked the desktop to open the browser; if none shows up, open this URL yourself",
+                Opened::No => "no browser could be started: open this URL yourself",
+            },
+            self.opts.callback_timeout.as_secs()
+        ));
+        // The full URL (its state included) only when the person may have to copy it.
+        match opened {
+            Opened::Browser => trace.detail(authorization::shown_authorization_url(url)),
+            Opened::Desktop | Opened::No => trace.detail(url),
+        }
+        Ok(listener.wait(self.opts.callback_timeout).await?)
+    }
+
+    /// [`Self::scope_for`], plus `offline_access` when the authorization server lists it (the
+    /// browser login wants a refresh token; SEP-2207).
+    fn login_scope(
+        &self,
+        discovery: &Discovery,
+        challenge: Option<&BearerChallenge>,
+        step_up: bool,
+    ) -> (Option<String>, String) {
+        let (scope, why) = self.scope_for(discovery, challenge, step_up);
+        let asked = with_offline_access(discovery, scope.as_deref());
+        if has_scope(asked.as_deref(), OFFLINE_ACCESS)
+            && !has_scope(scope.as_deref(), OFFLINE_ACCESS)
+        {
+            let why = format!("{why}, plus {OFFLINE_ACCESS}: the authorization server lists it");
+            return (asked, why);
+        }
+        (asked, why.to_string())
+    }
+
+    /// With `--publish-client-metadata`: how often the authorization server fetched the document
+    /// during this round.
+    fn note_document_fetches(
+        &self,
+        trace: &mut Trace,
+        client: &ClientCredentials,
+        fetches: &std::sync::atomic::AtomicUsize,
+    ) {
         if client.source == ClientSource::MetadataDocument && self.opts.publish_client_metadata {
             let fetched = fetches.load(std::sync::atomic::Ordering::SeqCst);
             trace.detail(format_args!(
@@ -186,44 +225,44 @@ impl McpHost {
                 }
             ));
         }
-        let code = checked?;
+    }
 
-        let token = token_endpoint::exchange_code(
-            &self.http,
-            &TokenRequest {
-                endpoint: &auth.token_endpoint,
-                client: &client,
-                code: &code,
-                pkce: &pkce,
-                redirect_uri: &redirect_uri,
-                resource: &discovery.resource,
-                dpop: dpop.as_deref(),
-            },
-        )
-        .await
-        .map_err(|e| self.maybe_stale(e))?;
-        trace.step(format_args!(
-            "POST {} (authorization_code, code {}, code_verifier {}, resource, client auth {}{}) → 200: {}",
-            auth.token_endpoint,
-            redact(&code),
-            redact(pkce.verifier()),
-            client.token_endpoint_auth_method,
-            proof_note(dpop.as_deref(), &token),
-            token.summary()
-        ));
-        let mut tokens = StoredTokens::from_response(
-            &auth.issuer,
-            &client.client_id,
-            &discovery.resource,
-            scope.as_deref(),
-            &token,
-            now(),
-            None,
+    /// The scope to ask for, and why (for the trace), by MCP's scope selection: on a step-up the
+    /// scope held so far plus the 403 challenge's (SEP-2350); else `--scope`, the challenge's
+    /// scope, or the PRM's `scopes_supported`. A browser login and an agent use the same rule.
+    pub(super) fn scope_for(
+        &self,
+        discovery: &Discovery,
+        challenge: Option<&BearerChallenge>,
+        step_up: bool,
+    ) -> (Option<String>, &'static str) {
+        let challenge_scope = challenge.and_then(BearerChallenge::scope);
+        if step_up {
+            return (
+                union_scopes(self.scope.as_deref(), challenge_scope),
+                "step-up: the scope held so far plus the 403 challenge's scope",
+            );
+        }
+        let scope = select_scope(
+            self.opts.scope.as_deref(),
+            challenge_scope,
+            &discovery.scopes_supported,
         );
-        tokens.dpop_jkt = bound_to(dpop.as_deref(), &token);
-        self.keep_tokens(trace, tokens)?;
-        self.scope = scope;
-        Ok(())
+        let why = if self
+            .opts
+            .scope
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty())
+        {
+            "from --scope"
+        } else if challenge_scope.is_some() {
+            "from the challenge's scope"
+        } else if scope.is_some() {
+            "from the PRM's scopes_supported"
+        } else {
+            "left out: neither the challenge nor the PRM names scopes"
+        };
+        (scope, why)
     }
 
     /// Discovery: once per run, and again after the server refused a token it was sent. When the
@@ -348,24 +387,9 @@ impl McpHost {
             return Ok(false);
         }
         let discovery = self.discovery(trace, challenge).await?;
-        let auth = &discovery.auth_server;
-        let path = self.token_store.path_for(&auth.issuer);
         let loaded = self.tokens.is_none();
-        if loaded {
-            let Some(stored) = self.token_store.load(&auth.issuer)? else {
-                return Ok(false);
-            };
-            // A file that fails the checks a fresh token response gets is never sent.
-            if let Err(why) = stored.check(now()) {
-                self.token_store.remove(&auth.issuer)?;
-                trace.step(format_args!(
-                    "tokens kept in {} discarded: {why}; deleted, a new login follows",
-                    path.display()
-                ));
-                return Ok(false);
-            }
-            self.tokens = Some(stored);
-            self.access_rejected = false;
+        if loaded && !self.load_kept(trace, &discovery.auth_server.issuer)? {
+            return Ok(false);
         }
         let dpop = self.dpop_signer(trace, &discovery)?;
         let Some(client) = self.known_client(trace, &discovery, dpop.is_some())? else {
@@ -374,32 +398,7 @@ impl McpHost {
         let Some(tokens) = self.tokens.clone() else {
             return Ok(false);
         };
-        if !tokens.fits(&auth.issuer, &client.client_id, &discovery.resource) {
-            trace.step(format_args!(
-                "tokens in {} are for client_id {} and resource {}, not for this client and {}: not used",
-                path.display(),
-                tokens.client_id,
-                tokens.resource,
-                discovery.resource
-            ));
-            self.tokens = None;
-            return Ok(false);
-        }
-        let this_key = dpop.as_ref().map(|d| d.thumbprint());
-        if tokens.dpop_jkt != this_key {
-            trace.step(format_args!(
-                "tokens in {} are {}, and this run {}: not used",
-                path.display(),
-                tokens
-                    .dpop_jkt
-                    .as_deref()
-                    .map_or("bearer tokens".into(), |k| format!("bound to DPoP key {k}")),
-                this_key
-                    .as_deref()
-                    .map_or("uses bearer tokens".into(), |k| format!(
-                        "uses DPoP key {k}"
-                    ))
-            ));
+        if !self.kept_tokens_fit(trace, &discovery, &client, &tokens, dpop.as_deref()) {
             self.tokens = None;
             return Ok(false);
         }
@@ -413,7 +412,9 @@ impl McpHost {
         if loaded {
             trace.step(format_args!(
                 "tokens kept from an earlier run ({}): access token {access}, scope {}, {}",
-                path.display(),
+                self.token_store
+                    .path_for(&discovery.auth_server.issuer)
+                    .display(),
                 tokens
                     .scope
                     .as_deref()
@@ -431,14 +432,95 @@ impl McpHost {
             self.scope = tokens.scope.clone();
             return Ok(true);
         }
+        self.refresh_kept(trace, &discovery, &client, &tokens, &access)
+            .await
+    }
+
+    /// Reads the tokens kept for `issuer`. `false` when there are none, or when the file fails the
+    /// checks a fresh token response gets (then it is deleted, and never sent).
+    fn load_kept(&mut self, trace: &mut Trace, issuer: &str) -> Result<bool, HostError> {
+        let Some(stored) = self.token_store.load(issuer)? else {
+            return Ok(false);
+        };
+        if let Err(why) = stored.check(now()) {
+            self.token_store.remove(issuer)?;
+            trace.step(format_args!(
+                "tokens kept in {} discarded: {why}; deleted, a new login follows",
+                self.token_store.path_for(issuer).display()
+            ));
+            return Ok(false);
+        }
+        self.tokens = Some(stored);
+        self.access_rejected = false;
+        Ok(true)
+    }
+
+    /// Kept tokens are used only with the client, issuer and resource they were issued for, and
+    /// with the key they are bound to (or none); the trace says why not.
+    fn kept_tokens_fit(
+        &self,
+        trace: &mut Trace,
+        discovery: &Discovery,
+        client: &ClientCredentials,
+        tokens: &StoredTokens,
+        dpop: Option<&DpopSigner>,
+    ) -> bool {
+        let path = self.token_store.path_for(&discovery.auth_server.issuer);
+        if !tokens.fits(
+            &discovery.auth_server.issuer,
+            &client.client_id,
+            &discovery.resource,
+        ) {
+            trace.step(format_args!(
+                "tokens in {} are for client_id {} and resource {}, not for this client and {}: not used",
+                path.display(),
+                tokens.client_id,
+                tokens.resource,
+                discovery.resource
+            ));
+            return false;
+        }
+        let this_key = dpop.map(DpopSigner::thumbprint);
+        if tokens.dpop_jkt != this_key {
+            trace.step(format_args!(
+                "tokens in {} are {}, and this run {}: not used",
+                path.display(),
+                tokens
+                    .dpop_jkt
+                    .as_deref()
+                    .map_or("bearer tokens".into(), |k| format!("bound to DPoP key {k}")),
+                this_key
+                    .as_deref()
+                    .map_or("uses bearer tokens".into(), |k| format!(
+                        "uses DPoP key {k}"
+                    ))
+            ));
+            return false;
+        }
+        true
+    }
+
+    /// RFC 6749 §6 with the kept refresh token (and a proof when the tokens are DPoP-bound).
+    /// `false` when there is none, or when the authorization server refuses it (then it is
+    /// deleted): a login follows.
+    async fn refresh_kept(
+        &mut self,
+        trace: &mut Trace,
+        discovery: &Discovery,
+        client: &ClientCredentials,
+        tokens: &StoredTokens,
+        access: &str,
+    ) -> Result<bool, HostError> {
         let Some(refresh_token) = tokens.refresh_token.clone() else {
             trace.detail("no refresh token: a new login follows");
             return Ok(false);
         };
+        let auth = &discovery.auth_server;
+        let dpop = self.dpop_signer(trace, discovery)?;
         let result = token_endpoint::refresh(
             &self.http,
             &auth.token_endpoint,
-            &client,
+            client,
             &refresh_token,
             &discovery.resource,
             dpop.as_deref(),
@@ -451,39 +533,63 @@ impl McpHost {
             client.token_endpoint_auth_method,
             if dpop.is_some() { ", DPoP proof" } else { "" }
         );
-        match result {
-            Ok(response) => {
-                trace.step(format_args!("{shown} → 200: {}", response.summary()));
-                if response.nonce_retried {
-                    trace.detail("the authorization server asked for a nonce (400 use_dpop_nonce, DPoP-Nonce): sent again once with it");
-                }
-                let mut renewed = StoredTokens::from_response(
-                    &auth.issuer,
-                    &client.client_id,
-                    &discovery.resource,
-                    tokens.scope.as_deref(),
-                    &response,
-                    now,
-                    Some(&tokens),
-                );
-                renewed.dpop_jkt = bound_to(dpop.as_deref(), &response);
-                self.scope = renewed.scope.clone();
-                self.keep_tokens(trace, renewed)?;
-                self.refreshes += 1;
-                Ok(true)
-            }
+        let response = match result {
+            Ok(response) => response,
             Err(e) => {
                 trace.step(format_args!("{shown} → {e}"));
                 self.token_store.remove(&auth.issuer)?;
                 self.tokens = None;
                 trace.detail(format_args!(
                     "the refresh token is no longer good: deleted {}; a new login follows",
-                    path.display()
+                    self.token_store.path_for(&auth.issuer).display()
                 ));
-                Ok(false)
+                return Ok(false);
             }
+        };
+        trace.step(format_args!("{shown} → 200: {}", response.summary()));
+        if response.nonce_retried {
+            trace.detail("the authorization server asked for a nonce (400 use_dpop_nonce, DPoP-Nonce): sent again once with it");
         }
+        let mut renewed = StoredTokens::from_response(
+            &auth.issuer,
+            &client.client_id,
+            &discovery.resource,
+            tokens.scope.as_deref(),
+            &response,
+            now(),
+            Some(tokens),
+        );
+        renewed.dpop_jkt = bound_to(dpop.as_deref(), &response);
+        self.scope = renewed.scope.clone();
+        self.keep_tokens(trace, renewed)?;
+        self.refreshes += 1;
+        Ok(true)
     }
+}
+
+/// The callback's trace line: the code (redacted), whether `state` matched, and `iss` (RFC 9207).
+fn trace_callback(
+    trace: &mut Trace,
+    params: &CallbackParams,
+    checked: &Result<String, AuthorizationError>,
+) {
+    trace.step(format_args!(
+        "callback {CALLBACK}: code {}, state {}{}",
+        params.code.as_deref().map_or("(none)".into(), redact),
+        match (checked, &params.error) {
+            (Err(AuthorizationError::StateMismatch), _) =>
+                "✗ (not the state this client sent)".to_string(),
+            (_, Some(error)) => format!("✓, error {error}"),
+            _ => "✓ (matches)".to_string(),
+        },
+        match (checked, &params.iss) {
+            (Err(AuthorizationError::IssuerMismatch { .. }), Some(iss)) => format!(", iss {iss} ✗"),
+            (Err(AuthorizationError::IssuerMissing), _) => ", iss missing ✗".to_string(),
+            (_, Some(iss)) => format!(", iss {iss} ✓"),
+            _ => String::new(),
+        },
+        CALLBACK = authorization::CALLBACK_PATH
+    ));
 }
 
 /// `scope` plus `offline_access` when the authorization server lists it in `scopes_supported`

@@ -13,6 +13,7 @@ pub mod http_client;
 pub mod login;
 pub mod oauth_syntax;
 pub mod registration;
+pub mod session;
 pub mod token_endpoint;
 pub mod tokens;
 pub mod trace;

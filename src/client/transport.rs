@@ -285,30 +285,28 @@ impl McpClient {
         builder
     }
 
-    /// Sends `message` and reads the answer. With a DPoP-bound token, a `401` whose `DPoP`
-    /// challenge says `use_dpop_nonce` and that carries a `DPoP-Nonce` is sent once more with a
-    /// new proof holding that nonce (RFC 9449 §9); any other answer's `DPoP-Nonce` is kept for
-    /// the next request.
-    async fn post(
+    /// One POST, and once more with a new proof when a DPoP-bound request is answered `401`
+    /// `use_dpop_nonce` with a `DPoP-Nonce` (RFC 9449 §9); any answer's `DPoP-Nonce` is kept.
+    async fn send(
         &mut self,
         method: &str,
         message: &Value,
         id: Option<u64>,
-    ) -> Result<Reply, McpError> {
+    ) -> Result<reqwest::Response, McpError> {
         let http_error = |reason: String| McpError::Http {
             url: self.url.to_string(),
             method: method.to_string(),
             reason,
         };
         self.retried_with_nonce = false;
-        let mut response = loop {
+        loop {
             let response = self
                 .build(method, message, id)
                 .send()
                 .await
                 .map_err(|e| http_error(describe_reqwest(&e)))?;
             if self.dpop.is_none() {
-                break response;
+                return Ok(response);
             }
             let nonce = dpop::nonce_from(response.headers());
             if let Some(nonce) = &nonce {
@@ -329,7 +327,24 @@ impl McpClient {
                 self.retried_with_nonce = true;
                 continue;
             }
-            break response;
+            return Ok(response);
+        }
+    }
+
+    /// Sends `message` ([`Self::send`]) and reads the answer: a denial, a JSON-RPC error status,
+    /// `202` for a notification, or the response to request `id` (JSON or an event stream).
+    async fn post(
+        &mut self,
+        method: &str,
+        message: &Value,
+        id: Option<u64>,
+    ) -> Result<Reply, McpError> {
+        let mut response = self.send(method, message, id).await?;
+        let url = self.url.to_string();
+        let http_error = |reason: String| McpError::Http {
+            url: url.clone(),
+            method: method.to_string(),
+            reason,
         };
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
@@ -373,33 +388,13 @@ impl McpClient {
             .unwrap_or_default()
             .to_ascii_lowercase();
         if content_type.starts_with("text/event-stream") {
-            let mut parser = SseParser::default();
-            let mut read = 0usize;
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| http_error(describe_reqwest(&e)))?
-            {
-                read += chunk.len();
-                if read > MAX_BODY_BYTES {
-                    return Err(http_error(format!(
-                        "the event stream passed {MAX_BODY_BYTES} bytes"
-                    )));
-                }
-                for event in parser.feed(&chunk) {
-                    if let Some(found) = response_in(&event.data, id) {
-                        return Ok(Reply::Response(found));
-                    }
-                }
-            }
-            for event in parser.finish() {
-                if let Some(found) = response_in(&event.data, id) {
-                    return Ok(Reply::Response(found));
-                }
-            }
-            return Err(protocol(format!(
-                "the event stream ended without the response to request {id}"
-            )));
+            return match read_event_stream(&mut response, id).await {
+                Ok(Some(found)) => Ok(Reply::Response(found)),
+                Ok(None) => Err(protocol(format!(
+                    "the event stream ended without the response to request {id}"
+                ))),
+                Err(reason) => Err(http_error(reason)),
+            };
         }
         if status == StatusCode::ACCEPTED {
             return Err(protocol(
@@ -415,6 +410,31 @@ impl McpClient {
             .ok_or_else(|| protocol(format!("the body is not the response to request {id}")))
             .map(Reply::Response)
     }
+}
+
+/// Reads an event stream until the response to request `id` (`None`: the stream ended without
+/// it), at most [`MAX_BODY_BYTES`]; `Err` says why it could not be read.
+async fn read_event_stream(
+    response: &mut reqwest::Response,
+    id: u64,
+) -> Result<Option<Value>, String> {
+    let mut parser = SseParser::default();
+    let mut read = 0usize;
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe_reqwest(&e))? {
+        read += chunk.len();
+        if read > MAX_BODY_BYTES {
+            return Err(format!("the event stream passed {MAX_BODY_BYTES} bytes"));
+        }
+        for event in parser.feed(&chunk) {
+            if let Some(found) = response_in(&event.data, id) {
+                return Ok(Some(found));
+            }
+        }
+    }
+    Ok(parser
+        .finish()
+        .into_iter()
+        .find_map(|event| response_in(&event.data, id)))
 }
 
 /// A header value as 2026-07-28 ("Streamable HTTP › Value Encoding") sends it: plain printable
