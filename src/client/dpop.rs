@@ -24,9 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::dpop::ProofKey;
 use crate::client::discovery::Discovery;
-use crate::client::registration::{
-    RegistrationError, issuer_file, read_if_present, save_private_json, store_error,
-};
+use crate::client::registration::RegistrationError;
+use crate::client::state_dir::{issuer_file, read_if_present, save_private_json, store_error};
 
 /// The one proof algorithm this client signs with.
 pub const PROOF_ALG: &str = "ES256";
@@ -141,7 +140,8 @@ pub fn load_or_create(
             return Err(bad(format!(
                 "the key is for {} ({}), not {issuer} ({PROOF_ALG})",
                 file.issuer, file.alg
-            )));
+            ))
+            .into());
         }
         let der = URL_SAFE_NO_PAD
             .decode(file.private_key_pkcs8.as_bytes())
@@ -152,7 +152,8 @@ pub fn load_or_create(
                 "jkt {} is not the key's thumbprint {}",
                 file.jkt,
                 key.thumbprint()
-            )));
+            ))
+            .into());
         }
         return Ok((key, path, false));
     }
@@ -241,7 +242,7 @@ mod tests {
     use super::*;
     use crate::auth::dpop::{ProofChecker, ProofRequest};
     use crate::client::discovery::AuthServer;
-    use crate::client::registration::test_dir;
+    use crate::client::state_dir::test_dir;
 
     fn discovery(as_algs: &[&str], resource_dpop: bool) -> Discovery {
         let u = |s: &str| url::Url::parse(s).unwrap();

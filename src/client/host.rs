@@ -17,8 +17,8 @@
 //! - `client::agent`: the token of a caller without a person (no browser);
 //! - `client::client_identity`: the client identity and its callback listener.
 //!
-//! All grants end in one token-endpoint call (`client::token_endpoint`), and the two stores
-//! (credentials, tokens) share the per-issuer file helpers of `client::registration`.
+//! All grants end in one token-endpoint call (`client::token_endpoint`), and the three stores
+//! (credentials, tokens, DPoP key) share the per-issuer private files of `client::state_dir`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -852,7 +852,7 @@ mod tests {
     }
 
     fn temp_dir() -> PathBuf {
-        crate::client::registration::test_dir("host-test")
+        crate::client::state_dir::test_dir("host-test")
     }
 
     #[tokio::test]

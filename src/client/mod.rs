@@ -14,6 +14,7 @@ pub mod login;
 pub mod oauth_syntax;
 pub mod registration;
 pub mod session;
+pub mod state_dir;
 pub mod token_endpoint;
 pub mod tokens;
 pub mod trace;

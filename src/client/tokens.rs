@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::client::oauth_syntax::{MAX_EXPIRES_IN_SECS, check_access_token, check_refresh_token};
-use crate::client::registration::{
-    RegistrationError, issuer_file, read_if_present, save_private_json, store_error,
+use crate::client::registration::RegistrationError;
+use crate::client::state_dir::{
+    StoreError, issuer_file, read_if_present, save_private_json, store_error,
 };
 use crate::client::token_endpoint::TokenResponse;
 use crate::client::trace::redact;
@@ -172,11 +173,11 @@ impl TokenStore {
 
     /// Deletes the tokens kept for `issuer` (a refused refresh token is worth nothing).
     pub fn remove(&self, issuer: &str) -> Result<(), RegistrationError> {
-        remove_file(&self.path_for(issuer))
+        Ok(remove_file(&self.path_for(issuer))?)
     }
 }
 
-fn remove_file(path: &Path) -> Result<(), RegistrationError> {
+fn remove_file(path: &Path) -> Result<(), StoreError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -326,7 +327,7 @@ mod tests {
     #[test]
     fn store_round_trip_mode_0600_exact_issuer_and_remove() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = crate::client::registration::test_dir("tokens-test");
+        let dir = crate::client::state_dir::test_dir("tokens-test");
         let store = TokenStore::new(&dir);
         let t = StoredTokens::from_response(
             "http://as/realms/a",
