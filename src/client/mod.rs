@@ -5,6 +5,7 @@ pub mod agent;
 pub mod agent_grant;
 pub mod authorization;
 pub mod challenge;
+pub mod cli;
 pub mod client_identity;
 pub mod discovery;
 pub mod dpop;
