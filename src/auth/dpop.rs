@@ -230,6 +230,9 @@ fn decoding_key(alg: &str, jwk: &Value) -> Option<DecodingKey> {
 pub struct ProofKey {
     pair: EcdsaKeyPair,
     pkcs8: Vec<u8>,
+    /// The public key as a JWK, and its RFC 7638 thumbprint: made once, sent with every proof.
+    jwk: Value,
+    jkt: String,
 }
 
 impl std::fmt::Debug for ProofKey {
@@ -253,9 +256,15 @@ impl ProofKey {
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, String> {
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
             .map_err(|e| format!("not a P-256 PKCS#8 key: {e}"))?;
+        let point = pair.public_key().as_ref(); // 0x04 || x || y
+        let jwk = json!({"kty": "EC", "crv": "P-256",
+               "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])});
+        let jkt = jwk_thumbprint(&jwk).expect("an EC JWK has a thumbprint");
         Ok(Self {
             pair,
             pkcs8: der.to_vec(),
+            jwk,
+            jkt,
         })
     }
 
@@ -266,14 +275,12 @@ impl ProofKey {
 
     /// The public key as a JWK.
     pub fn jwk(&self) -> Value {
-        let point = self.pair.public_key().as_ref(); // 0x04 || x || y
-        json!({"kty": "EC", "crv": "P-256",
-               "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])})
+        self.jwk.clone()
     }
 
     /// The RFC 7638 thumbprint (`cnf.jkt`).
     pub fn thumbprint(&self) -> String {
-        jwk_thumbprint(&self.jwk()).expect("an EC JWK has a thumbprint")
+        self.jkt.clone()
     }
 
     /// A proof for `method` `url`, bound to `token` when given (`ath`), with a server's `nonce`
@@ -286,7 +293,7 @@ impl ProofKey {
         nonce: Option<&str>,
         iat: i64,
     ) -> String {
-        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk()});
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": &self.jwk});
         let mut jti = [0u8; 16];
         aws_lc_rs::rand::fill(&mut jti).expect("random jti");
         let mut claims =

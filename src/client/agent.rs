@@ -11,13 +11,11 @@ use crate::client::agent_grant::{
     AgentGrant, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ID_JAG, TOKEN_TYPE_ID_TOKEN,
     id_jag_from,
 };
-use crate::client::authorization::AuthorizationError;
 use crate::client::challenge::BearerChallenge;
 use crate::client::discovery::Discovery;
 use crate::client::host::{HostError, MAX_AUTHORIZATIONS, McpHost};
-use crate::client::http_client;
 use crate::client::registration::{ClientCredentials, now, oauth_error_text};
-use crate::client::token_endpoint::{self, AUTH_PRIVATE_KEY_JWT};
+use crate::client::token_endpoint::{self, AUTH_PRIVATE_KEY_JWT, OAuthAnswer};
 use crate::client::tokens::StoredTokens;
 use crate::client::trace::{Trace, redact};
 
@@ -183,28 +181,16 @@ impl McpHost {
         if let Some(scope) = scope {
             form.push(("scope", scope.to_string()));
         }
-        let url = endpoint.to_string();
         let request = self
             .http
             .post(endpoint.clone())
             .header(ACCEPT, "application/json")
             .form(&form);
-        let (status, body) =
-            http_client::exchange(request)
-                .await
-                .map_err(|reason| AuthorizationError::Http {
-                    url: url.clone(),
-                    reason,
-                })?;
-        let refused = |error: String| AuthorizationError::Token {
-            url: url.clone(),
-            status: status.as_u16(),
-            error,
-        };
-        if !status.is_success() {
-            return Err(refused(oauth_error_text(&body)).into());
+        let answer = OAuthAnswer::of(endpoint, request).await?;
+        if !answer.status.is_success() {
+            return Err(answer.refused(oauth_error_text(&answer.body)).into());
         }
-        let id_jag = id_jag_from(&body).map_err(refused)?;
+        let id_jag = id_jag_from(&answer.body).map_err(|e| answer.refused(e))?;
         trace.step(format_args!(
             "POST {endpoint} (RFC 8693 token exchange at the enterprise IdP: subject_token the ID token {}, requested_token_type id-jag, audience {audience}, resource) → 200: ID-JAG {}",
             redact(id_token),

@@ -239,6 +239,48 @@ pub async fn refresh(
     token_request(http, endpoint, client, None, form, dpop).await
 }
 
+/// What an OAuth endpoint answered: status, headers and body (at most
+/// [`http_client::MAX_BODY_BYTES`]), for the errors that name it.
+#[derive(Debug)]
+pub struct OAuthAnswer {
+    url: String,
+    /// The HTTP status.
+    pub status: reqwest::StatusCode,
+    /// The response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl OAuthAnswer {
+    /// Sends `request` to `endpoint`; [`AuthorizationError::Http`] when no answer came.
+    pub async fn of(
+        endpoint: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Self, AuthorizationError> {
+        let url = endpoint.to_string();
+        match http_client::exchange_with_headers(request).await {
+            Ok((status, headers, body)) => Ok(Self {
+                url,
+                status,
+                headers,
+                body,
+            }),
+            Err(reason) => Err(AuthorizationError::Http { url, reason }),
+        }
+    }
+
+    /// [`AuthorizationError::Token`] for this answer: `error` is the RFC 6749 §5.2 error, or what
+    /// is wrong with the answer.
+    pub fn refused(&self, error: String) -> AuthorizationError {
+        AuthorizationError::Token {
+            url: self.url.clone(),
+            status: self.status.as_u16(),
+            error,
+        }
+    }
+}
+
 /// POSTs one token request (`form` holds `grant_type` and what the grant needs; the grants
 /// without a user in `client::agent` call this directly) and checks the answer: a 2xx JSON token response whose
 /// `token_type` this client can present, else [`AuthorizationError::Token`] with the RFC 6749
@@ -282,34 +324,26 @@ pub async fn token_request(
                 signer.proof("POST", endpoint, None, nonce.as_deref()),
             );
         }
-        let (status, headers, body) = http_client::exchange_with_headers(builder.form(&form))
-            .await
-            .map_err(|reason| AuthorizationError::Http {
-                url: url.clone(),
-                reason,
-            })?;
-        let refused = |error: String| AuthorizationError::Token {
-            url: url.clone(),
-            status: status.as_u16(),
-            error,
-        };
+        let answer = OAuthAnswer::of(endpoint, builder.form(&form)).await?;
+        let (status, headers, body) = (answer.status, &answer.headers, &answer.body);
+        let refused = |error: String| answer.refused(error);
         // RFC 9449 §8.2: a server may send a new nonce with any response.
-        let nonce = dpop::nonce_from(&headers);
+        let nonce = dpop::nonce_from(headers);
         if let (Some(signer), Some(nonce)) = (dpop, &nonce) {
             signer.set_as_nonce(nonce.clone());
         }
         if !status.is_success() {
             let wants_nonce = status.as_u16() == 400
-                && serde_json::from_slice::<Value>(&body)
+                && serde_json::from_slice::<Value>(body)
                     .is_ok_and(|v| v["error"] == USE_DPOP_NONCE);
             if wants_nonce && dpop.is_some() && nonce.is_some() && !nonce_retried {
                 nonce_retried = true;
                 continue;
             }
-            return Err(refused(oauth_error_text(&body)));
+            return Err(refused(oauth_error_text(body)));
         }
         // ANCHOR_END: dpop_token_request
-        let mut token: TokenResponse = serde_json::from_slice(&body)
+        let mut token: TokenResponse = serde_json::from_slice(body)
             .map_err(|e| refused(format!("not a token response ({e})")))?;
         let known = token.is_dpop() || token.token_type.eq_ignore_ascii_case("bearer");
         if !known || (token.is_dpop() && dpop.is_none()) {
