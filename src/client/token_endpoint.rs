@@ -1,7 +1,9 @@
 //! Step 11: the token endpoint (RFC 6749 §3.2) — the one call that every grant makes: the
-//! authorization code exchange (§4.1.3, with PKCE and `resource`) and the refresh (§6). Client
-//! authentication as registered, and, when the run binds its tokens to a key, a DPoP proof on
-//! every request (RFC 9449 §5) with one retry when the server asks for a nonce (§8).
+//! authorization code exchange (§4.1.3, with PKCE and `resource`), the refresh (§6), and the
+//! grants of callers without a person (`client::agent`). Client authentication as registered
+//! (a `private_key_jwt` assertion, RFC 7523, signed per request), and, when the run binds its
+//! tokens to a key, a DPoP proof on every request (RFC 9449 §5) with one retry when the server
+//! asks for a nonce (§8).
 
 use std::fmt;
 
