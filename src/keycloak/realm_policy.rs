@@ -162,23 +162,8 @@ pub async fn verify_registration(client: &reqwest::Client, endpoint: &str) -> Ve
     }
     let mut checks = Vec::new();
     for shape in &REGISTRATION_SHAPES {
-        let (status, body) = match client.post(endpoint).json(&shape.metadata()).send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                (
-                    status,
-                    response.json::<Value>().await.unwrap_or(Value::Null),
-                )
-            }
-            Err(e) => (0, json!({"error": e.to_string()})),
-        };
-        if let (Some(uri), Some(token)) = (
-            body.get("registration_client_uri").and_then(Value::as_str),
-            body.get("registration_access_token")
-                .and_then(Value::as_str),
-        ) {
-            let _ = client.delete(uri).bearer_auth(token).send().await;
-        }
+        let (status, body) = send(client.post(endpoint).json(&shape.metadata())).await;
+        delete_registered(client, &body).await;
         let fix = if shape.status == 201 {
             "the realm's client profile mcp-dcr must allow this redirect (secure-redirect-uris-enforcer: loopback, private-use schemes, allow-permitted-domains), and no Trusted Hosts registration policy may check client URIs"
         } else {
@@ -230,12 +215,7 @@ pub async fn verify_dpop_registration(
         } else {
             (0, Value::Null)
         };
-        if let (Some(uri), Some(token)) = (
-            body["registration_client_uri"].as_str(),
-            body["registration_access_token"].as_str(),
-        ) {
-            let _ = client.delete(uri).bearer_auth(token).send().await;
-        }
+        delete_registered(client, &body).await;
         let said = |v: &Value| {
             format!(
                 "{} {}",
@@ -349,6 +329,19 @@ pub async fn verify_agent(
     )
 }
 
+/// Deletes a client that an anonymous registration answer (`body`) created (RFC 7592, with its
+/// registration access token), so that step9 leaves nothing behind.
+async fn delete_registered(client: &reqwest::Client, body: &Value) {
+    if let (Some(uri), Some(token)) = (
+        body["registration_client_uri"].as_str(),
+        body["registration_access_token"].as_str(),
+    ) {
+        let _ = client.delete(uri).bearer_auth(token).send().await;
+    }
+}
+
+/// Sends `request`: the status and the JSON body (`null` when it is not JSON), or status 0 and
+/// the transport error as `{"error": …}`.
 async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     match request.send().await {
         Ok(r) => {
@@ -367,15 +360,7 @@ pub async fn verify_refresh_rotation(
     token_endpoint: &str,
     (username, password): (&str, &str),
 ) -> Check {
-    let grant = |form: Vec<(&'static str, String)>| async move {
-        match client.post(token_endpoint).form(&form).send().await {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                (status, r.json::<Value>().await.unwrap_or(Value::Null))
-            }
-            Err(e) => (0, json!({"error": e.to_string()})),
-        }
-    };
+    let grant = |form: Vec<(&'static str, String)>| send(client.post(token_endpoint).form(&form));
     let (_, first) = grant(vec![
         ("grant_type", "password".into()),
         ("client_id", TEST_CLIENT.into()),
