@@ -211,8 +211,8 @@ expect_output() {
   if grep -Eq -- "$1" "$WORK/exit.out"; then pass "$2"; else fail "$2: output lacks /$1/: $(head -c 300 "$WORK/exit.out")"; fi
 }
 
-# Servers write their log from a background thread (tracing-appender): a line is in the file
-# microseconds after it is logged, not before the response leaves. So log checks wait for it.
+# Servers write their log from a background thread (http::log_writer, every 2 ms): a line is in
+# the file milliseconds after it is logged, not before the response leaves. So log checks wait for it.
 
 # log_has FILE EXTENDED-REGEX [SECONDS]: true once FILE has a line matching (polls, 5 s default).
 log_has() {

@@ -4,6 +4,7 @@
 # wall-clock figures of scripts/bench.sh move 20-25% within a run here).
 #
 #   scripts/bench/instructions.sh BINARY [legacy|modern] [N]
+#   REQUEST=health scripts/bench/instructions.sh target/release/step1   # GET /health (step 1 has no /mcp)
 #
 # Runs BINARY --port 0 under callgrind twice, serving N (default 2000) and then N+2000 requests
 # on one keep-alive connection (Python's http.client), and prints the difference divided by 2000:
@@ -33,9 +34,9 @@ count() {
     sleep 0.1
   done
   [ -n "$base" ] || { echo "instructions.sh: $BIN did not start under valgrind" >&2; kill "$pid"; exit 1; }
-  python3 - "$base" "$1" "$WORK/token" "$SHAPE" <<'PY'
+  if python3 - "$base" "$1" "$WORK/token" "$SHAPE" "${REQUEST:-mcp}" <<'PY'
 import http.client, json, sys
-base, n, token_file, shape = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+base, n, token_file, shape, request = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 host, port = base.removeprefix("http://").rsplit(":", 1)
 token = open(token_file).read().strip()
 params = {"name": "echo", "arguments": {"message": "hello"}}
@@ -48,12 +49,16 @@ if shape == "modern":
 body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
 conn = http.client.HTTPConnection(host, int(port))
 for _ in range(n):
-    conn.request("POST", "/mcp", body, headers)
+    if request == "health":
+        conn.request("GET", "/health")
+    else:
+        conn.request("POST", "/mcp", body, headers)
     answer = conn.getresponse()
     answer.read()
     if answer.status != 200:
         sys.exit(f"instructions.sh: HTTP {answer.status}")
 PY
+  then :; else kill -TERM "$pid"; wait "$pid" 2>/dev/null; return 1; fi
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true
   local file
@@ -61,6 +66,7 @@ PY
   sed -n 's/^\(summary\|totals\): \([0-9]*\).*/\2/p' "$file" | head -n 1
   rm -f "$WORK"/cg.*
 }
-small="$(count "$N")"
-large="$(count $((N + 2000)))"
-echo "$(( (large - small) / 2000 )) instructions per request ($(basename "$BIN"), $SHAPE)"
+small="$(count "$N")" || exit 1
+large="$(count $((N + 2000)))" || exit 1
+[[ "$small" =~ ^[0-9]+$ && "$large" =~ ^[0-9]+$ ]] || { echo "instructions.sh: callgrind gave no total" >&2; exit 1; }
+echo "$(( (large - small) / 2000 )) instructions per request ($(basename "$BIN"), ${REQUEST:-mcp}, $SHAPE)"

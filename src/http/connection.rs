@@ -10,8 +10,8 @@
 //! | a response the client does not read | `--write-timeout` (`WRITE_TIMEOUT_SECONDS`) | 30 s | the connection is dropped (no write progress for that long) |
 //! | connections served at once | `--max-connections` (`MAX_CONNECTIONS`) | 256 | further ones wait in the listen queue |
 //!
-//! hyper provides the header timer; the body deadline and the write timeout are the two small
-//! wrappers below, since neither hyper nor tower-http has a whole-body deadline (tower-http's
+//! hyper times the headers, on the coarse clock of `http::timer` (which also times the body);
+//! the body deadline and the write timeout are the two small wrappers below, since neither hyper nor tower-http has a whole-body deadline (tower-http's
 //! `RequestBodyTimeout` restarts at every frame, so a body dribbled one byte at a time never
 //! ends) or a write timeout.
 
@@ -24,6 +24,8 @@ use axum::body::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+
+use crate::http::timer::{CoarseSleep, CoarseTimer};
 
 /// The limits, as flags every server step shares (flattened into `ServerArgs`).
 #[derive(clap::Args, Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,17 +84,17 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         #[pin]
-        deadline: Sleep,
+        deadline: CoarseSleep,
         limit: Duration,
     }
 }
 
 impl<B> DeadlineBody<B> {
-    /// `inner`, which must end within `limit` from now.
-    pub fn new(inner: B, limit: Duration) -> Self {
+    /// `inner`, which must end within `limit` from now (on `timer`'s clock).
+    pub fn new(inner: B, timer: &CoarseTimer, limit: Duration) -> Self {
         Self {
             inner,
-            deadline: tokio::time::sleep(limit),
+            deadline: timer.sleep(limit),
             limit,
         }
     }

@@ -188,12 +188,12 @@ impl OriginGuard {
             ));
         }
         if let Some(origin) = headers.get(header::ORIGIN) {
-            let shown = shown(origin.as_bytes());
+            let shown = || shown(origin.as_bytes());
             let text = origin
                 .to_str()
-                .map_err(|_| forbidden("Origin", &shown, "not ASCII"))?;
+                .map_err(|_| forbidden("Origin", &shown(), "not ASCII"))?;
             self.check_origin(text)
-                .map_err(|why| forbidden("Origin", &shown, why))?;
+                .map_err(|why| forbidden("Origin", &shown(), why))?;
         }
         // RFC 9112 §3.2: exactly one valid Host, else 400. With an absolute-form target
         // (`POST http://host/mcp`) the target's authority is the one that counts (§3.2.2), so it
@@ -220,14 +220,15 @@ impl OriginGuard {
         }
         for (what, value) in [("Host", host), ("request target", target)] {
             let Some(value) = value else { continue };
-            let shown = shown(value.as_bytes());
+            // The shortened copy for the message is made only for a refusal.
+            let shown = || shown(value.as_bytes());
             match self.check_host(value) {
                 Ok(()) => {}
                 Err(HostRefusal::Malformed) => {
-                    return Err(bad_request(what, &shown, "malformed authority"));
+                    return Err(bad_request(what, &shown(), "malformed authority"));
                 }
                 Err(HostRefusal::NotAllowed) => {
-                    return Err(forbidden(what, &shown, "not a loopback or allowed host"));
+                    return Err(forbidden(what, &shown(), "not a loopback or allowed host"));
                 }
             }
         }

@@ -2,9 +2,8 @@
 //! status, latency, JSON-RPC method, user). Headers are never logged, so a bearer token cannot
 //! reach the log.
 //!
-//! Lines go to stderr through `tracing-appender`'s non-blocking writer, set to wait rather than
-//! drop when its buffer is full (lossless); the guard [`init_logging`] returns writes out what is
-//! still queued when `main` ends.
+//! Lines go to stderr from a thread of their own (`http::log_writer`: batched, lossless); the
+//! guard [`init_logging`] returns writes out what is still waiting when `main` ends.
 
 use std::convert::Infallible;
 use std::str::FromStr;
@@ -14,7 +13,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use tower::Service;
 
-use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
+use crate::http::log_writer::{self, LogGuard};
 
 use crate::http::config::ConfigError;
 use crate::http::service::{BoxedResponse, HttpService};
@@ -22,16 +21,17 @@ use crate::http::service::{BoxedResponse, HttpService};
 /// Starts `tracing` output. `RUST_LOG` takes `info`, `debug`, `mcp_auth_steps=debug,warn` and so on;
 /// a value that does not parse stops the program. Lines go to stderr through a background writer;
 /// keep the returned guard until `main` ends so the last lines are written.
-pub fn init_logging() -> Result<WorkerGuard, ConfigError> {
+pub fn init_logging() -> anyhow::Result<LogGuard> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(value) if !value.trim().is_empty() => parse_log_filter(&value)?,
         _ => tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO),
     };
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    // Logs go to stderr: stdout carries only the `listening on` line that scripts read. The writer
-    // thread waits for room rather than dropping a line (`lossy(false)`).
-    let (writer, guard) = background_writer(Paced::new(std::io::stderr()));
+    // Logs go to stderr: stdout carries only the `listening on` line that scripts read. A logger
+    // waits for room rather than dropping a line.
+    let (writer, guard) = log_writer::spawn(std::io::stderr())
+        .map_err(|e| anyhow::anyhow!("cannot start the log writer thread: {e}"))?;
     // On a terminal, tracing-subscriber's own format, in colour; otherwise the same line in plain
     // text, written by [`PlainLine`] (cheaper: it runs for every request).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -54,54 +54,6 @@ pub fn init_logging() -> Result<WorkerGuard, ConfigError> {
         .with(filter)
         .try_init();
     Ok(guard)
-}
-
-/// Lines written to `out` by a background thread, in order, none dropped: a logger waits when
-/// the queue is full (`lossy(false)`). The thread flushes `out` whenever the queue is empty, and
-/// dropping the guard writes out what is queued.
-pub fn background_writer<W: std::io::Write + Send + 'static>(out: W) -> (NonBlocking, WorkerGuard) {
-    tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(out)
-}
-
-/// What the log thread writes into: lines gather in a 64 KiB buffer, and a flush writes them
-/// out and then pauses the thread for [`Paced::PAUSE`].
-///
-/// tracing-appender's thread writes every line it finds queued, then flushes, then waits for the
-/// next line. Under steady traffic that is one `write(2)` and one thread wake-up per request;
-/// the pause lets lines queue up meanwhile, so a busy server writes at most about a thousand
-/// times a second, whatever its request rate (`docs/benchmarks.md` has the figures). A line
-/// reaches stderr at most about a millisecond late; nothing is dropped (loggers wait when the
-/// queue is full) and the guard still writes out the last lines at exit.
-#[derive(Debug)]
-pub struct Paced<W: std::io::Write> {
-    out: std::io::BufWriter<W>,
-}
-
-impl<W: std::io::Write> Paced<W> {
-    /// How long the log thread rests after each write-out.
-    pub const PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
-
-    /// Buffers and paces writes to `out`.
-    pub fn new(out: W) -> Self {
-        Self {
-            out: std::io::BufWriter::with_capacity(64 * 1024, out),
-        }
-    }
-}
-
-impl<W: std::io::Write> std::io::Write for Paced<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.out.write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()?;
-        std::thread::sleep(Self::PAUSE);
-        Ok(())
-    }
 }
 
 /// The log's timestamps: UTC to the microsecond, `2026-11-23T01:20:24.748114Z`, as
@@ -497,40 +449,5 @@ mod tests {
             let err = parse_log_filter(bad).unwrap_err().to_string();
             assert!(err.starts_with("RUST_LOG:"), "{bad}: {err}");
         }
-    }
-
-    #[test]
-    fn the_background_writer_keeps_every_line_in_order_and_flushes_on_drop() {
-        use std::io::Write as _;
-        let out = Capture::default();
-        let (writer, guard) = background_writer(Paced::new(out.clone()));
-        // Four threads, far more lines than the writer's queue holds (128,000 by default).
-        let threads: Vec<_> = (0..4)
-            .map(|t| {
-                let mut w = writer.clone();
-                std::thread::spawn(move || {
-                    for i in 0..50_000 {
-                        // One write per line, as the fmt layer does.
-                        w.write_all(format!("{t} {i}\n").as_bytes()).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        drop(writer);
-        drop(guard);
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        let mut next = [0u32; 4];
-        let mut lines = 0;
-        for line in text.lines() {
-            let (t, i) = line.split_once(' ').unwrap();
-            let (t, i): (usize, u32) = (t.parse().unwrap(), i.parse().unwrap());
-            assert_eq!(i, next[t], "thread {t}'s lines in order");
-            next[t] += 1;
-            lines += 1;
-        }
-        assert_eq!(lines, 200_000, "no line dropped");
     }
 }

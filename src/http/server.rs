@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -20,6 +20,7 @@ use crate::http::connection::{DeadlineBody, Limits, WriteTimeout};
 use crate::http::origin_guard::GuardArgs;
 use crate::http::request_log::RequestLog;
 use crate::http::service::HttpService;
+use crate::http::timer::CoarseTimer;
 
 /// Largest request body any route accepts (SPEC §0: above this, 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -112,8 +113,11 @@ pub async fn serve_with(
     limits: Limits,
 ) -> std::io::Result<()> {
     let app = finish(app);
+    // The header and body timeouts count whole seconds: a coarse clock serves them
+    // (`http::timer` has the measured reason).
+    let timer = CoarseTimer::start();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+    http.timer(timer.clone())
         .header_read_timeout(Duration::from_secs(limits.header_timeout));
     let body_limit = Duration::from_secs(limits.body_timeout);
     let write_limit = Duration::from_secs(limits.write_timeout);
@@ -140,9 +144,11 @@ pub async fn serve_with(
             () = &mut shutdown => break,
         };
         let app = app.clone();
+        let timer = timer.clone();
         let service =
             hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let request = request.map(|body| Body::new(DeadlineBody::new(body, body_limit)));
+                let request =
+                    request.map(|body| Body::new(DeadlineBody::new(body, &timer, body_limit)));
                 app.clone().oneshot(request)
             });
         let io = TokioIo::new(WriteTimeout::new(stream, write_limit));
