@@ -41,6 +41,25 @@ pub async fn read_body(mut response: reqwest::Response, cap: usize) -> Result<Ve
     Ok(body)
 }
 
+/// Reads an OAuth endpoint's JSON answer into `T`. Refused, each with its reason: a body that is
+/// not UTF-8 (RFC 8259 §8.1), even where the bytes sit in a member `T` ignores (serde skips an
+/// unknown member's string without checking it); and anything but a JSON object (RFC 6749 §5.1,
+/// RFC 7591 §3.2.1), which serde would otherwise read into a struct from an array, field by field.
+/// Both found by `fuzz/fuzz_targets/token_answer.rs`.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        format!(
+            "the body is not UTF-8 (RFC 8259 §8.1): an invalid byte at offset {}",
+            e.valid_up_to()
+        )
+    })?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if !value.is_object() {
+        return Err("the body is not a JSON object".into());
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
 /// Sends a request and reads its answer (at most [`MAX_BODY_BYTES`]): `(status, body)`, or why
 /// not, with the transport error's cause chain.
 pub async fn exchange(

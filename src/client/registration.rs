@@ -321,7 +321,7 @@ pub async fn register(
         reason,
     };
     let parsed: RegistrationResponse =
-        serde_json::from_slice(&body).map_err(|e| bad(format!("not the expected JSON ({e})")))?;
+        http_client::json_body(&body).map_err(|e| bad(format!("not the expected JSON ({e})")))?;
     let client_id = parsed
         .client_id
         .filter(|id| !id.is_empty())

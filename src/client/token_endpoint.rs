@@ -129,6 +129,13 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
+    /// Reads a token endpoint's 2xx body (JSON in UTF-8; [`http_client::json_body`]).
+    pub fn from_body(body: &[u8]) -> Result<Self, String> {
+        http_client::json_body(body)
+    }
+}
+
+impl TokenResponse {
     /// True when the token is bound to the client's key (`token_type` `DPoP`, RFC 9449 §5).
     pub fn is_dpop(&self) -> bool {
         self.token_type.eq_ignore_ascii_case(DPOP_TOKEN_TYPE)
@@ -345,7 +352,7 @@ pub async fn token_request(
             return Err(refused(oauth_error_text(body)));
         }
         // ANCHOR_END: dpop_token_request
-        let mut token: TokenResponse = serde_json::from_slice(body)
+        let mut token = TokenResponse::from_body(body)
             .map_err(|e| refused(format!("not a token response ({e})")))?;
         let known = token.is_dpop() || token.token_type.eq_ignore_ascii_case("bearer");
         if !known || (token.is_dpop() && dpop.is_none()) {
@@ -383,6 +390,35 @@ mod tests {
     use super::*;
     use crate::auth::dpop::ProofKey;
     use crate::client::registration::ClientSource;
+
+    #[test]
+    fn a_token_response_that_is_not_utf8_is_refused_even_in_an_unknown_member() {
+        // Found by fuzz/fuzz_targets/token_answer.rs; the failing input is its seed
+        // fuzz/seeds/token_answer/75a685656d773ce730091b08a8e564c6f313a9e1. serde skips an
+        // unknown member's string without checking it, so a typed read alone accepted this body.
+        let body = b"{\"access_token\": \"x\", \"issued_token_type\": \"urn:ietf:para\xeds\", \"token_type\": \"N_A\"}";
+        assert_eq!(
+            TokenResponse::from_body(body).unwrap_err(),
+            "the body is not UTF-8 (RFC 8259 §8.1): an invalid byte at offset 57"
+        );
+        let good = br#"{"access_token": "x", "token_type": "Bearer", "extra": "\u00e9"}"#;
+        assert_eq!(TokenResponse::from_body(good).unwrap().access_token, "x");
+    }
+
+    #[test]
+    fn a_token_response_must_be_a_json_object() {
+        // Found by fuzz/fuzz_targets/token_answer.rs; the failing input is its seed
+        // fuzz/seeds/token_answer/1cd7b4317ad03e74a09bb8ca8a051decad12ec79: serde reads a struct
+        // from an array too, so `["iss", ""]` was a token response with access_token "iss".
+        assert_eq!(
+            TokenResponse::from_body(br#"["iss", ""]  "#).unwrap_err(),
+            "the body is not a JSON object"
+        );
+        assert_eq!(
+            TokenResponse::from_body(b"{\"access_token\": 7}").unwrap_err(),
+            "invalid type: integer `7`, expected a string"
+        );
+    }
 
     /// A token endpoint that answers each request with the next of `answers`, and records the
     /// `DPoP` header of each request.
