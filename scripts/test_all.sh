@@ -60,6 +60,8 @@ suite "conformance: requirement sets 2026-07-28 and 2025-11-25, client (step11) 
   scripts/conformance.sh
 suite "conformance: step11, the 2025-03-26 back-compat scenarios (in no requirement set)" \
   scripts/step11_conformance.sh --scenario auth/2025-03-26-oauth-metadata-backcompat --scenario auth/2025-03-26-oauth-endpoint-fallback
+suite "fuzz: every hand-written parser, 10 s per target from its seeds (scripts/fuzz.sh 10, nightly + cargo-fuzz)" \
+  scripts/fuzz.sh 10
 
 printf '\n######## summary\n'
 printf '%s\n' "${summary[@]}"

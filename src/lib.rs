@@ -28,5 +28,7 @@ pub mod mcp;
 /// makes about a hundred small allocations, and with mimalloc step 8 and the bench baseline each
 /// use about 12% less CPU per request (`scripts/bench.sh`; instructions per request 58,411 →
 /// 45,452 for the baseline, docs/benchmarks.md "Where the time goes").
+/// (The `mimalloc` feature, on by default; the fuzz targets build without it.)
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;

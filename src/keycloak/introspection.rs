@@ -202,9 +202,10 @@ impl Introspector {
         }
     }
 
-    /// Checks an introspection answer (RFC 7662 §2.2) as strictly as a JWT.
+    /// Checks an introspection answer (RFC 7662 §2.2) as strictly as a JWT (public for the fuzz
+    /// target `fuzz/fuzz_targets/introspection.rs`).
     // ANCHOR: introspection_judge
-    fn judge(&self, answer: &Value, now: u64) -> Result<(Arc<Identity>, u64), String> {
+    pub fn judge(&self, answer: &Value, now: u64) -> Result<(Arc<Identity>, u64), String> {
         if answer.get("active") != Some(&Value::Bool(true)) {
             return Err("token is not active (introspection)".into());
         }
