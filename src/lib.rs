@@ -26,8 +26,8 @@ pub mod mcp;
 
 /// Every program of this crate allocates with mimalloc rather than glibc's `malloc`: a request
 /// makes about a hundred small allocations, and with mimalloc step 8 and the bench baseline each
-/// use about 12% less CPU per request (`scripts/bench.sh`; instructions per request 58,411 →
-/// 45,452 for the baseline, docs/benchmarks.md "Where the time goes").
+/// use about 12% less CPU per request (alternating wrk runs of the two builds; instructions per
+/// request 58,411 → 45,452 for the baseline: docs/benchmarks.md, "Where the time goes").
 /// (The `mimalloc` feature, on by default; the fuzz targets build without it.)
 #[cfg(feature = "mimalloc")]
 #[global_allocator]

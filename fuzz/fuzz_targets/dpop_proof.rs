@@ -9,28 +9,25 @@
 use libfuzzer_sys::fuzz_target;
 use mcp_auth_steps::auth::dpop::{PROOF_ALGS, ProofChecker, ProofRequest};
 use mcp_auth_steps::auth::keys::sha256_b64url;
-use serde_json::Value;
+use mcp_auth_steps::auth::token::decode_unverified;
 
 const HTU: &str = "http://localhost:9000/mcp";
 const TOKEN: &str = "fuzz-access-token";
-/// The thumbprint of the key the seeds were signed with (fuzz/seeds/dpop_proof/README).
+/// The thumbprint of the key the seeds were signed with (`examples/dpop_proof.rs KEY --jkt`; that
+/// key was not kept).
 const JKT: &str = include_str!("../seeds/dpop_proof.jkt").trim_ascii();
-
-fn part(s: &str) -> Option<Value> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(proof) = std::str::from_utf8(data) else {
         return;
     };
-    let parts: Vec<&str> = proof.split('.').collect();
-    let claims = (parts.len() == 3).then(|| part(parts[1])).flatten();
-    let now = claims.as_ref().and_then(|c| c["iat"].as_i64()).unwrap_or(0);
+    // Read here without the checker's code (a proof it accepts has no surrounding spaces, so the
+    // trim in `decode_unverified` changes nothing for those).
+    let read = decode_unverified(proof).ok();
+    let now = read
+        .as_ref()
+        .and_then(|(_, c)| c["iat"].as_i64())
+        .unwrap_or(0);
     let checker = ProofChecker::new(HTU).expect("a valid htu");
     let request = ProofRequest {
         method: "POST",
@@ -40,9 +37,8 @@ fuzz_target!(|data: &[u8]| {
     };
     match checker.check(request, now) {
         Ok(()) => {
-            assert_eq!(parts.len(), 3);
-            let header = part(parts[0]).expect("an accepted proof has a JSON header");
-            let claims = claims.expect("an accepted proof has JSON claims");
+            assert_eq!(proof.split('.').count(), 3);
+            let (header, claims) = read.expect("an accepted proof has a JSON header and claims");
             assert_eq!(header["typ"], "dpop+jwt");
             assert!(PROOF_ALGS.contains(&header["alg"].as_str().unwrap_or("")));
             let jwk = &header["jwk"];

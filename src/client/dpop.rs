@@ -356,12 +356,7 @@ mod tests {
             jkt: &jkt,
         };
         checker.check(request, unix_now()).unwrap();
-        let claims: serde_json::Value = serde_json::from_slice(
-            &URL_SAFE_NO_PAD
-                .decode(proof.split('.').nth(1).unwrap())
-                .unwrap(),
-        )
-        .unwrap();
+        let (_, claims) = crate::auth::token::decode_unverified(&proof).unwrap();
         assert_eq!(claims["nonce"], "n-1");
         assert_eq!(claims["htu"], "http://localhost:9000/mcp");
         assert_eq!(signer.as_nonce(), None);

@@ -70,7 +70,7 @@ pub fn spawn<W: Write + Send + 'static>(out: W) -> std::io::Result<(LogWriter, L
 }
 
 /// [`spawn`] with another pause and limit (the tests use a small limit).
-pub fn spawn_with<W: Write + Send + 'static>(
+fn spawn_with<W: Write + Send + 'static>(
     out: W,
     pause: Duration,
     limit: usize,
