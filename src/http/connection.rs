@@ -49,6 +49,13 @@ pub struct Limits {
     #[arg(long = "max-connections", env = "MAX_CONNECTIONS", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_connections: u64,
+    /// Seconds between a shutdown signal and the drain: new connections are refused at once,
+    /// kept-alive ones are still served, each answer with `Connection: close`, so a proxy closes
+    /// them itself (0, the default: drain at once). Set it above the proxy's upstream
+    /// keep-alive timeout (docs/production.md).
+    #[arg(long = "shutdown-delay", env = "SHUTDOWN_DELAY_SECONDS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub shutdown_delay: u64,
 }
 
 impl Default for Limits {
@@ -58,6 +65,7 @@ impl Default for Limits {
             body_timeout: 30,
             write_timeout: 30,
             max_connections: 256,
+            shutdown_delay: 0,
         }
     }
 }

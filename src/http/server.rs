@@ -7,10 +7,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderValue;
+use axum::http::header::CONNECTION;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -106,6 +109,12 @@ pub async fn serve(
 /// [`serve`] with these [`Limits`]: HTTP/1.1 connections from hyper, at most
 /// `limits.max_connections` at once, each under the header, body and write timeouts
 /// (see `http::connection`).
+///
+/// When `shutdown` resolves the listener is closed at once (a proxy's next connect is refused, and
+/// it tries another replica: nothing was sent). With `limits.shutdown_delay` > 0, connections
+/// already open are then served for that long, every answer carrying `Connection: close`, before
+/// the drain: a proxy never sends a request on a kept-alive connection the server is closing,
+/// the one failure it may not retry (the request may have run).
 pub async fn serve_with(
     listener: TcpListener,
     app: impl HttpService,
@@ -123,6 +132,7 @@ pub async fn serve_with(
     let write_limit = Duration::from_secs(limits.write_timeout);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections as usize));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let closing = Arc::new(AtomicBool::new(false));
     let shutdown = std::pin::pin!(shutdown);
     let mut shutdown = shutdown;
     loop {
@@ -145,11 +155,22 @@ pub async fn serve_with(
         };
         let app = app.clone();
         let timer = timer.clone();
+        let closing = Arc::clone(&closing);
         let service =
             hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 let request =
                     request.map(|body| Body::new(DeadlineBody::new(body, &timer, body_limit)));
-                app.clone().oneshot(request)
+                let answer = app.clone().oneshot(request);
+                let closing = Arc::clone(&closing);
+                async move {
+                    let mut response = answer.await?;
+                    if closing.load(Ordering::Relaxed) {
+                        response
+                            .headers_mut()
+                            .insert(CONNECTION, HeaderValue::from_static("close"));
+                    }
+                    Ok::<_, std::convert::Infallible>(response)
+                }
             });
         let io = TokioIo::new(WriteTimeout::new(stream, write_limit));
         let connection = graceful.watch(http.serve_connection(io, service));
@@ -159,7 +180,17 @@ pub async fn serve_with(
             drop(slot);
         });
     }
+    // ANCHOR: shutdown_delay
     drop(listener);
+    if limits.shutdown_delay > 0 {
+        closing.store(true, Ordering::Relaxed);
+        tracing::info!(
+            seconds = limits.shutdown_delay,
+            "listener closed; kept-alive connections served with Connection: close until the drain"
+        );
+        tokio::time::sleep(Duration::from_secs(limits.shutdown_delay)).await;
+    }
+    // ANCHOR_END: shutdown_delay
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(DRAIN) => {

@@ -152,3 +152,102 @@ fn a_bad_allow_list_entry_stops_start() {
         "{err}"
     );
 }
+
+/// Sends `GET /health` on `stream` (kept alive) and returns the answer's head, lower-cased.
+async fn health_on(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    // The body is small JSON: the answer is complete once its closing brace has arrived.
+    while !answer.ends_with(b"}") {
+        let n = stream.read(&mut buf).await.expect("read");
+        assert!(n > 0, "the connection closed before the answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&answer).to_ascii_lowercase()
+}
+
+/// Serves step 1 with `--shutdown-delay delay`; returns its address, a trigger for the shutdown
+/// signal and the serve task.
+async fn spawn_with_delay(
+    delay: u64,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let limits = mcp_auth_steps::http::connection::Limits {
+        shutdown_delay: delay,
+        ..Default::default()
+    };
+    let task = tokio::spawn(mcp_auth_steps::http::server::serve_with(
+        listener,
+        app(&GuardArgs::default()),
+        async move {
+            let _ = stopped.await;
+        },
+        limits,
+    ));
+    (addr, stop, task)
+}
+
+#[tokio::test]
+async fn during_the_shutdown_delay_new_connections_are_refused_and_kept_alive_ones_served_with_connection_close()
+ {
+    use tokio::io::AsyncReadExt;
+    // Arrange: a kept-alive connection, answered once before the signal.
+    let (addr, stop, task) = spawn_with_delay(2).await;
+    let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let before = health_on(&mut kept).await;
+    assert!(before.starts_with("http/1.1 200"), "{before}");
+    assert!(!before.contains("connection: close"), "{before}");
+
+    // Act: the shutdown signal.
+    stop.send(()).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    // Assert: the listener is closed, the kept-alive connection is still served, with
+    // Connection: close, and then closed by the server; the server exits after the delay.
+    let refused = tokio::net::TcpStream::connect(addr).await;
+    assert!(
+        refused.is_err(),
+        "a new connection was accepted after the signal"
+    );
+    let during = health_on(&mut kept).await;
+    assert!(during.starts_with("http/1.1 200"), "{during}");
+    assert!(during.contains("\r\nconnection: close\r\n"), "{during}");
+    let mut rest = [0u8; 16];
+    assert_eq!(
+        kept.read(&mut rest).await.unwrap(),
+        0,
+        "not closed after Connection: close"
+    );
+    let started = std::time::Instant::now();
+    task.await.unwrap().unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1500));
+}
+
+#[tokio::test]
+async fn without_a_shutdown_delay_the_drain_closes_an_idle_connection_at_once() {
+    use tokio::io::AsyncReadExt;
+    let (addr, stop, task) = spawn_with_delay(0).await;
+    let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let before = health_on(&mut kept).await;
+    assert!(before.starts_with("http/1.1 200"), "{before}");
+
+    let started = std::time::Instant::now();
+    stop.send(()).unwrap();
+    let mut rest = [0u8; 16];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(2), kept.read(&mut rest)).await;
+
+    assert_eq!(read.expect("closed within 2 s").unwrap(), 0);
+    task.await.unwrap().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
