@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one test command (README): cargo test, every step's script (steps 9-11 against one real
 # Keycloak, started here with scripts/keycloak.sh and stopped at the end), the docs' commands, the
-# real-client interop checks and the official conformance suite's requirement sets. Prints one
+# real-client interop checks, the official conformance suite's requirement sets, the production
+# setup (scripts/test_production.sh: nginx, PostgreSQL, two production Keycloak nodes) and the
+# fuzz targets. Prints one
 # line per suite, then "N passed, M failed" (suites), and exits non-zero when any suite failed.
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -60,6 +62,8 @@ suite "conformance: requirement sets 2026-07-28 and 2025-11-25, client (step11) 
   scripts/conformance.sh
 suite "conformance: step11, the 2025-03-26 back-compat scenarios (in no requirement set)" \
   scripts/step11_conformance.sh --scenario auth/2025-03-26-oauth-metadata-backcompat --scenario auth/2025-03-26-oauth-endpoint-fallback
+suite "production: nginx TLS + 3 step10 replicas + 2 Keycloak nodes on PostgreSQL; real clients over TLS, restarts and kills under load (scripts/test_production.sh)" \
+  scripts/test_production.sh
 suite "fuzz: every hand-written parser, 10 s per target from its seeds (scripts/fuzz.sh 10, nightly + cargo-fuzz)" \
   scripts/fuzz.sh 10
 
