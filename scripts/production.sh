@@ -585,7 +585,7 @@ case "${1:-}" in
       *) die "keycloak start|stop N" ;;
     esac ;;
   postgres)
-    [ "${2:-}" = restart ] || die "postgres restart"
+    [ "${2:-}" = restart ] || die "postgres: the one command is 'postgres restart' (start and stop come with start and stop)"
     t0=$SECONDS
     as_pg "$PGBIN/pg_ctl" -D "$(pg_dir)/data" -l "$(pg_dir)/postgres.log" -m fast -w restart >/dev/null || die "pg_ctl restart failed"
     say "PostgreSQL restarted ($((SECONDS - t0)) s)" ;;

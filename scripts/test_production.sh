@@ -301,7 +301,7 @@ grant_stop kcstop
 load_stop
 expect_eq "$G_F" 0 "password grants while node 1 was taken out of nginx, stopped and gone: $G_N sent, $G_F failed"
 expect_eq "$(lj .failed)" 0 "MCP tools/call meanwhile (the other nginx, untouched by the reload): $(lj .sent) sent, $(lj .failed) failed"
-FIGURES+=("Keycloak node stopped: $G_N grants, $G_F failed; $(lj .sent) MCP requests meanwhile, $(lj .failed) failed")
+FIGURES+=("Keycloak node stopped: $G_N grants, $G_F failed, and $(lj .sent) MCP requests meanwhile, $(lj .failed) failed")
 t0=$SECONDS
 "$ROOT/scripts/production.sh" keycloak start 1 | sed 's/^/     /'
 FIGURES+=("node 1 rejoined in $((SECONDS - t0)) s")
