@@ -279,7 +279,22 @@ grant_loop() { # grant_loop NAME: a password grant every 50 ms or so until $WORK
 grant_stop() { touch "$WORK/stop-grants"; wait "$GRANT_PID"; read -r G_N G_F G_FIRST G_LAST <"$WORK/grants-$1"; }
 load_start kcstop
 grant_loop kcstop
-"$ROOT/scripts/production.sh" keycloak stop 1 | sed 's/^/     /'
+"$ROOT/scripts/production.sh" keycloak stop 1 >"$WORK/kcstop.out" 2>&1 &
+stop_pid=$!
+# In its 6 s shutdown delay (out of nginx by then), node 1 still answers, with Connection: close.
+deadline=$((SECONDS + 20)); code=""
+while [ $SECONDS -lt $deadline ]; do
+  if ! curl -fsS --max-time 2 -o /dev/null http://127.0.0.1:18980/health/ready 2>/dev/null; then
+    code="$(curl -sS -D "$WORK/kc1-headers" -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:18080/realms/mcp-realm/.well-known/openid-configuration 2>/dev/null)" || code=""
+    break
+  fi
+  sleep 0.2
+done
+if [ "$code" = 200 ] && grep -qi '^connection: close' "$WORK/kc1-headers"; then
+  pass "node 1 in its shutdown delay: readiness down, still answers (HTTP 200) with Connection: close"
+else fail "node 1 in its shutdown delay: HTTP '${code}', headers: $(tr -d '\r' <"$WORK/kc1-headers" 2>/dev/null | grep -i '^connection' || echo none)"; fi
+wait "$stop_pid"
+sed 's/^/     /' "$WORK/kcstop.out"
 curl -sS --cacert "$CA" --max-time 15 -o "$WORK/refresh.json" -w '%{http_code}' "$TOKEN_URL" -d grant_type=refresh_token \
   -d client_id=mcp-test-client --data-urlencode "refresh_token=$REFRESH" >"$WORK/refresh.code" || true
 expect_eq "$(cat "$WORK/refresh.code") $(jq -r '.access_token | type' "$WORK/refresh.json")" "200 string" \
