@@ -5,6 +5,8 @@
 #   scripts/keycloak.sh stop                    stop the Keycloak this script started (its PID only)
 #   scripts/keycloak.sh status                  running or stopped; exit 0 if running, 3 if not
 #   scripts/keycloak.sh install                 only install (download and unpack) if needed
+#   scripts/keycloak.sh dist                    print the installation's directory (installed or not)
+#   scripts/keycloak.sh java                    print the JAVA_HOME it runs Keycloak with (below)
 #
 # Install: Keycloak $KEYCLOAK_VERSION (pinned below, the same as env/keycloak/docker-compose.yml)
 # comes from Maven Central as org.keycloak:keycloak-quarkus-dist:<version>:tar.gz, fetched with
@@ -258,5 +260,7 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   install) install_keycloak; echo "Keycloak $KEYCLOAK_VERSION in $DIST (Java: $(pick_java))" ;;
-  *) echo "usage: $0 start [--fresh|--keep] | stop | status | install" >&2; exit 2 ;;
+  dist) echo "$DIST" ;;
+  java) pick_java ;;
+  *) echo "usage: $0 start [--fresh|--keep] | stop | status | install | dist | java" >&2; exit 2 ;;
 esac

@@ -42,8 +42,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PROD="${PRODUCTION_DIR:-$ROOT/.production}"
 TIMEOUT="${PRODUCTION_TIMEOUT:-240}"
-KEYCLOAK_VERSION=26.7.3
-KC_DIST="$ROOT/.keycloak/keycloak-$KEYCLOAK_VERSION"
+# The Keycloak that scripts/keycloak.sh installs (its version, its choice of Java).
+KC_DIST="$("$ROOT/scripts/keycloak.sh" dist)"
+KEYCLOAK_VERSION="${KC_DIST##*/keycloak-}"
 KC_FEATURES=cimd,resource-indicators
 PGBIN=/usr/lib/postgresql/15/bin
 PG_PORT=15432
@@ -163,13 +164,10 @@ stop_postgres() {
 }
 
 # ----------------------------------------------------------------------------------- Keycloak
-java_home() {
-  local jdk
-  for jdk in /usr/lib/jvm/*-25-* /usr/lib/jvm/*-21-* /usr/lib/jvm/*-17-* /usr/lib/jvm/*-17; do
-    [ -x "$jdk/bin/java" ] && { echo "$jdk"; return; }
-  done
-  [ -n "${JAVA_HOME:-}" ] && { echo "$JAVA_HOME"; return; }
-  die "no Java 17, 21 or 25 for Keycloak (apt-get install openjdk-17-jre-headless)"
+# need_java: KC_JAVA, scripts/keycloak.sh's choice (KEYCLOAK_JAVA_HOME, or a JDK 25, 21 or 17).
+KC_JAVA=""
+need_java() {
+  [ -n "$KC_JAVA" ] || KC_JAVA="$("$ROOT/scripts/keycloak.sh" java)" || die "no Java for Keycloak (see above)"
 }
 
 # The build-time options of both nodes (kc.sh build): PostgreSQL, the tutorial's features, the
@@ -179,6 +177,7 @@ KC_BUILD=(--db=postgres "--features=$KC_FEATURES" --health-enabled=true --cache=
 
 build_keycloak() {
   [ -x "$KC_DIST/bin/kc.sh" ] || "$ROOT/scripts/keycloak.sh" install
+  need_java
   local stamp="${KC_BUILD[*]} $KEYCLOAK_VERSION" node
   if [ "$(cat "$PROD/keycloak/built" 2>/dev/null)" != "$stamp" ]; then
     say "copying Keycloak $KEYCLOAK_VERSION and building it for production (kc.sh build ${KC_BUILD[*]})"
@@ -186,7 +185,7 @@ build_keycloak() {
     mkdir -p "$PROD/keycloak"
     cp -a "$KC_DIST" "$PROD/keycloak/node1"
     rm -rf "$PROD/keycloak/node1/data"
-    JAVA_HOME="$(java_home)" "$PROD/keycloak/node1/bin/kc.sh" build "${KC_BUILD[@]}" \
+    JAVA_HOME="$KC_JAVA" "$PROD/keycloak/node1/bin/kc.sh" build "${KC_BUILD[@]}" \
       >"$PROD/keycloak/build.log" 2>&1 || { tail -n 20 "$PROD/keycloak/build.log" >&2; die "kc.sh build failed"; }
     cp -a "$PROD/keycloak/node1" "$PROD/keycloak/node2"
     echo "$stamp" >"$PROD/keycloak/built"
@@ -225,7 +224,21 @@ production_realm() {
 
 kc_pidfile() { echo "$PIDS/keycloak$1.pid"; }
 kc_ready() { curl -fsS --max-time 3 -o /dev/null "http://127.0.0.1:${KC_MGMT_PORTS[$1 - 1]}/health/ready" 2>/dev/null; }
-alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# alive PIDFILE: its PID runs and is still what this script started there (its command line
+# names that replica's port and env file, or that Keycloak node's copy), not a recycled PID.
+alive() {
+  local pid mark name
+  [ -s "$1" ] || return 1
+  pid="$(cat "$1")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  name="${1##*/}"; name="${name%.pid}"
+  case "$name" in
+    replica*) mark="--port ${REPLICA_PORTS[${name#replica} - 1]} " ;;
+    keycloak*) mark="$PROD/keycloak/node${name#keycloak}/" ;;
+    *) return 1 ;;
+  esac
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$mark"
+}
 
 start_keycloak_node() {
   local n="$1" i=$(($1 - 1)) home="$PROD/keycloak/node$1" pidfile log
@@ -247,17 +260,20 @@ start_keycloak_node() {
     # it before the node closes any (the race that loses a POST). Then requests in flight finish.
     --shutdown-delay=6s --shutdown-timeout=10s)
   [ "$n" = 1 ] && args+=(--import-realm)
+  need_java
   mkdir -p "$PIDS" "$LOGS"
   say "starting Keycloak node $n on 127.0.0.1:${KC_PORTS[$i]} (management ${KC_MGMT_PORTS[$i]}, cluster ${KC_JGROUPS_PORTS[$i]})"
   local t0=$SECONDS
-  JAVA_HOME="$(java_home)" KC_DB_PASSWORD="$(secret db-password)" \
+  JAVA_HOME="$KC_JAVA" KC_DB_PASSWORD="$(secret db-password)" \
   KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD="$(secret admin-password)" \
   JAVA_OPTS_KC_HEAP="-Xms96m -Xmx640m" JAVA_OPTS_APPEND="-Djava.net.preferIPv4Stack=true" \
     setsid "$home/bin/kc.sh" "${args[@]}" >"$log" 2>&1 </dev/null &
-  echo $! >"$pidfile"
+  local pid=$!
+  echo "$pid" >"$pidfile"
   while [ $((SECONDS - t0)) -lt "$TIMEOUT" ]; do
     if kc_ready "$n"; then say "Keycloak node $n ready after $((SECONDS - t0)) s"; return 0; fi
-    alive "$pidfile" || { grep -E 'ERROR|FATAL' "$log" | tail -n 10 >&2; die "Keycloak node $n exited during start-up (log $log)"; }
+    # kill -0, not alive: until setsid has exec'd kc.sh, the command line is still this shell's.
+    kill -0 "$pid" 2>/dev/null || { grep -E 'ERROR|FATAL' "$log" | tail -n 10 >&2 || true; die "Keycloak node $n exited during start-up (log $log)"; }
     sleep 1
   done
   tail -n 20 "$log" >&2
@@ -481,11 +497,12 @@ start_replica() {
     --env "$ROOT/env/production.env" --port "${REPLICA_PORTS[$n - 1]}" --header-timeout 10 \
     --shutdown-delay "$SHUTDOWN_DELAY" \
     >>"$LOGS/replica$n.log" 2>&1 </dev/null &
-  echo $! >"$pidfile"
+  local pid=$!
+  echo "$pid" >"$pidfile"
   local t0=$SECONDS
   while [ $((SECONDS - t0)) -lt 30 ]; do
     if replica_ready "$n"; then return 0; fi
-    alive "$pidfile" || { tail -n 15 "$LOGS/replica$n.log" >&2; die "replica $n exited at start (log $LOGS/replica$n.log)"; }
+    kill -0 "$pid" 2>/dev/null || { tail -n 15 "$LOGS/replica$n.log" >&2; die "replica $n exited at start (log $LOGS/replica$n.log)"; }
     sleep 0.1
   done
   die "replica $n did not answer /health within 30 s"

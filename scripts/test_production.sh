@@ -60,12 +60,8 @@ EOF
 chmod +x "$WORK/browser.sh"
 trusted() { env HOME="$BROWSER_HOME" SSL_CERT_FILE="$CA" NODE_EXTRA_CA_CERTS="$CA" "$@"; }
 
-# https_request METHOD URL [CURL ARGS...]: STATUS, $HEADERS, $BODY; the CA given to curl.
-https_request() {
-  local method="$1" url="$2"; shift 2
-  : >"$HEADERS"; : >"$BODY"
-  STATUS="$(curl -sS -X "$method" --cacert "$CA" -o "$BODY" -D "$HEADERS" -w '%{http_code}' --max-time 20 "$@" "$url")" || STATUS="curl-error"
-}
+# https_request METHOD URL [CURL ARGS...]: lib.sh's request on a whole URL, the CA given to curl.
+https_request() { local method="$1" url="$2"; shift 2; BASE="" request "$method" "$url" --cacert "$CA" "$@"; }
 # grant USER PASSWORD CLIENT [EXTRA CURL ARGS...]: password grant through the proxy; the answer
 # in $WORK/grant.json, the status in STATUS.
 grant() {
@@ -74,10 +70,9 @@ grant() {
     -d grant_type=password -d "client_id=$client" --data-urlencode "username=$user" \
     --data-urlencode "password=$password" "$@")" || STATUS="curl-error"
 }
-call_echo() { # call_echo TOKEN: a 2025-11-25 tools/call through the proxy
-  https_request POST "$MCP/mcp" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
-    -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-11-25' \
-    --data-binary '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}'
+call_echo() { # call_echo TOKEN: a 2025-11-25 tools/call through the proxy (lib.sh's rpc)
+  BASE="$MCP" rpc "$(body_for tools/call 1)" --cacert "$CA" -H "Authorization: Bearer $1" \
+    -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-11-25'
 }
 claims() { # claims TOKEN: the JWT's payload (base64url, padded here for base64 -d)
   local p; p="$(cut -d. -f2 <<<"$1" | tr '_-' '/+')"

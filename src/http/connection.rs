@@ -50,7 +50,8 @@ pub struct Limits {
           value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_connections: u64,
     /// Seconds between a shutdown signal and the drain: new connections are refused at once,
-    /// kept-alive ones are still served, each answer with `Connection: close`, so a proxy closes
+    /// kept-alive ones are still served, answers to requests that arrive meanwhile with
+    /// `Connection: close`, so a proxy closes
     /// them itself (0, the default: drain at once). Set it above the proxy's upstream
     /// keep-alive timeout (docs/production.md).
     #[arg(long = "shutdown-delay", env = "SHUTDOWN_DELAY_SECONDS", default_value_t = 0,

@@ -112,8 +112,8 @@ pub async fn serve(
 ///
 /// When `shutdown` resolves the listener is closed at once (a proxy's next connect is refused, and
 /// it tries another replica: nothing was sent). With `limits.shutdown_delay` > 0, connections
-/// already open are then served for that long, every answer carrying `Connection: close`, before
-/// the drain: a proxy never sends a request on a kept-alive connection the server is closing,
+/// already open are then served for that long, the answer to every request that arrives meanwhile
+/// carrying `Connection: close`, before the drain: a proxy never sends a request on a kept-alive connection the server is closing,
 /// the one failure it may not retry (the request may have run).
 pub async fn serve_with(
     listener: TcpListener,
@@ -161,10 +161,11 @@ pub async fn serve_with(
                 let request =
                     request.map(|body| Body::new(DeadlineBody::new(body, &timer, body_limit)));
                 let answer = app.clone().oneshot(request);
-                let closing = Arc::clone(&closing);
+                // Read when the request arrives: one load, no per-request clone of the flag.
+                let close = closing.load(Ordering::Relaxed);
                 async move {
                     let mut response = answer.await?;
-                    if closing.load(Ordering::Relaxed) {
+                    if close {
                         response
                             .headers_mut()
                             .insert(CONNECTION, HeaderValue::from_static("close"));
