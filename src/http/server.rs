@@ -126,8 +126,7 @@ pub async fn serve_with(
     // (`http::timer` has the measured reason).
     let timer = CoarseTimer::start();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(timer.clone())
-        .header_read_timeout(Duration::from_secs(limits.header_timeout));
+    http.header_read_timeout(Duration::from_secs(limits.header_timeout));
     let body_limit = Duration::from_secs(limits.body_timeout);
     let write_limit = Duration::from_secs(limits.write_timeout);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections as usize));
@@ -154,6 +153,7 @@ pub async fn serve_with(
             () = &mut shutdown => break,
         };
         let app = app.clone();
+        let clock = timer.connection_clock();
         let timer = timer.clone();
         let closing = Arc::clone(&closing);
         let service =
@@ -174,7 +174,9 @@ pub async fn serve_with(
                 }
             });
         let io = TokioIo::new(WriteTimeout::new(stream, write_limit));
-        let connection = graceful.watch(http.serve_connection(io, service));
+        // The header timeout runs on the connection's own clock (`http::timer::ConnectionClock`).
+        let connection = http.clone().timer(clock).serve_connection(io, service);
+        let connection = graceful.watch(connection);
         tokio::spawn(async move {
             // Errors here are the client's (reset, timed out): nothing to answer, nothing to log.
             let _ = connection.await;
