@@ -78,7 +78,15 @@ impl tracing_subscriber::fmt::time::FormatTime for LogClock {
                 *text = utc_string(now.as_secs() as i64);
                 text.pop(); // the `Z`
             }
-            write!(w, "{text}.{:06}Z", now.subsec_micros())
+            // `.{micros:06}Z`, without the formatting machinery (this runs for every line).
+            let mut tail = *b".000000Z";
+            let mut micros = now.subsec_micros();
+            for digit in tail[1..7].iter_mut().rev() {
+                *digit = b'0' + (micros % 10) as u8;
+                micros /= 10;
+            }
+            w.write_str(text)?;
+            w.write_str(std::str::from_utf8(&tail).map_err(|_| std::fmt::Error)?)
         })
     }
 }
@@ -127,7 +135,7 @@ where
         } else {
             ctx.format_fields(writer.by_ref(), event)?;
         }
-        writer.write_char('\n')
+        writer.write_str("\n")
     }
 }
 
@@ -146,10 +154,9 @@ struct RequestFields<'a> {
 impl RequestFields<'_> {
     fn name(&mut self, field: &tracing::field::Field) -> std::fmt::Result {
         if !std::mem::take(&mut self.first) {
-            self.writer.write_char(' ')?;
+            self.writer.write_str(" ")?;
         }
-        self.writer.write_str(field.name())?;
-        self.writer.write_char('=')
+        self.writer.write_str(field.name())
     }
 }
 
@@ -161,27 +168,41 @@ impl tracing::field::Visit for RequestFields<'_> {
         self.result = self.result.and_then(|()| {
             self.name(field)?;
             if plain {
-                self.writer.write_char('"')?;
+                self.writer.write_str("=\"")?;
                 self.writer.write_str(value)?;
-                self.writer.write_char('"')
+                self.writer.write_str("\"")
             } else {
-                write!(self.writer, "{value:?}")
+                write!(self.writer, "={value:?}")
             }
         });
     }
 
     fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        self.result = self
-            .result
-            .and_then(|()| self.name(field))
-            .and_then(|()| write!(self.writer, "{value}"));
+        // The decimal digits, without the formatting machinery (this runs for every line).
+        let mut digits = [0u8; 21];
+        let mut at = digits.len();
+        let mut rest = value;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        at -= 1;
+        digits[at] = b'=';
+        self.result = self.result.and_then(|()| self.name(field)).and_then(|()| {
+            self.writer
+                .write_str(std::str::from_utf8(&digits[at..]).map_err(|_| std::fmt::Error)?)
+        });
     }
 
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
         self.result = self
             .result
             .and_then(|()| self.name(field))
-            .and_then(|()| write!(self.writer, "{value:?}"));
+            .and_then(|()| write!(self.writer, "={value:?}"));
     }
 }
 
@@ -366,6 +387,8 @@ mod tests {
                     user,
                 );
             }
+            // The ends of the integer range, written without the formatting machinery.
+            tracing::info!(target: REQUEST_LOG_TARGET, status = 0u16, latency_us = u64::MAX);
             tracing::warn!(target: "mcp_auth_steps::http::origin_guard", "{}", "Forbidden: Origin \"x\"");
             tracing::info!(target: "mcp_auth_steps::auth", reason = "token expired", "request not authenticated");
         };
@@ -397,7 +420,7 @@ mod tests {
                 .collect()
         };
         let (ours, theirs) = (lines(&ours), lines(&theirs));
-        assert_eq!(ours.len(), 9);
+        assert_eq!(ours.len(), 10);
         assert_eq!(ours, theirs);
         assert_eq!(
             ours[0],

@@ -117,7 +117,7 @@ async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -
         Incoming::Notification { method } => (None, method, None),
         Incoming::Response => return answer(StatusCode::ACCEPTED, None, log),
     };
-    log.rpc_method = Some(method.chars().take(64).collect());
+    log.rpc_method = Some(logged_method(&method));
     // The one question to the lifecycle: which era, or why not.
     let served = match lifecycle::classify(headers, &method, params.as_ref(), id.is_some()) {
         Ok(served) => served,
@@ -143,6 +143,16 @@ async fn handle_post(State(service): State<Arc<McpService>>, request: Request) -
         }
         Outcome::Forbidden(denial) => forbidden(Some(&id), denial, log),
     }
+}
+
+/// The JSON-RPC method as the log line shows it: its first 64 characters (a name of at most 64
+/// bytes, the usual case, is copied whole without counting its characters).
+fn logged_method(method: &str) -> String {
+    let cut = match method.len() {
+        0..=64 => None,
+        _ => method.char_indices().nth(64).map(|(at, _)| at),
+    };
+    method[..cut.unwrap_or(method.len())].to_string()
 }
 
 fn forbidden(id: Option<&Id>, denial: Denial, log: LogFields) -> Response {
@@ -266,6 +276,19 @@ fn accepts_json(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_logged_method_is_its_first_64_characters() {
+        assert_eq!(logged_method("tools/call"), "tools/call");
+        assert_eq!(logged_method(""), "");
+        let exact = "m".repeat(64);
+        assert_eq!(logged_method(&exact), exact);
+        assert_eq!(logged_method(&"m".repeat(65)), exact);
+        // Characters, not bytes: 70 two-byte characters keep 64 (128 bytes).
+        let wide = "\u{e9}".repeat(70);
+        assert_eq!(logged_method(&wide), "\u{e9}".repeat(64));
+        assert_eq!(logged_method(&"\u{e9}".repeat(40)), "\u{e9}".repeat(40));
+    }
 
     fn accept(v: &str) -> bool {
         let mut h = HeaderMap::new();
