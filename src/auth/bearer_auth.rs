@@ -37,7 +37,7 @@ use crate::auth::token_cache::{self, TokenCache, Verified};
 use crate::http::config::ConfigError;
 use crate::http::request_log::LogUser;
 use crate::http::server::PublicUrl;
-use crate::http::service::{BoxedResponse, HttpService, announces_body, close_after};
+use crate::http::service::{Answer, HttpService, announces_body, close_after};
 
 /// Clock skew allowed on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECONDS: u64 = 30;
@@ -736,7 +736,7 @@ pub struct Authenticated<S> {
 impl<S: HttpService> Service<Request> for Authenticated<S> {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxedResponse;
+    type Future = Answer<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -748,12 +748,12 @@ impl<S: HttpService> Service<Request> for Authenticated<S> {
             // A DPoP token where DPoP is off: refused as an unknown scheme, before any verification.
             Ok((Scheme::Dpop, _)) if self.auth.proofs.is_none() => {
                 let refusal = self.auth.refuse(&AuthError::Missing, None, has_body);
-                return Box::pin(std::future::ready(Ok(refusal)));
+                return Answer::now(refusal);
             }
             Ok(presented) => presented,
             Err(error) => {
                 let refusal = self.auth.refuse(&error, None, has_body);
-                return Box::pin(std::future::ready(Ok(refusal)));
+                return Answer::now(refusal);
             }
         };
         let cache = self.auth.token_cache.as_deref();
@@ -769,10 +769,12 @@ impl<S: HttpService> Service<Request> for Authenticated<S> {
                     .check_binding(scheme, token, identity, request.headers(), method)
             {
                 let refusal = self.auth.refuse(&error, Some(scheme), has_body);
-                return Box::pin(std::future::ready(Ok(refusal)));
+                return Answer::now(refusal);
             }
             admit(&mut request, Arc::clone(identity));
-            return Box::pin(self.inner.call(request));
+            return Answer::Inner {
+                future: self.inner.call(request),
+            };
         }
         // Verify in full, which may wait for the issuer's keys (step 10), then confirm. The
         // route, made ready by `poll_ready`, goes into the future; a fresh clone stays here for
@@ -781,7 +783,7 @@ impl<S: HttpService> Service<Request> for Authenticated<S> {
         let auth = Arc::clone(&self.auth);
         let fresh = self.inner.clone();
         let mut route = std::mem::replace(&mut self.inner, fresh);
-        Box::pin(async move {
+        let future = Box::pin(async move {
             let verified = match (cached, &auth.token_cache) {
                 (Some(identity), _) => Ok(identity),
                 (None, Some(cache)) => auth.validator.validate_and_remember(&token, cache).await,
@@ -804,7 +806,8 @@ impl<S: HttpService> Service<Request> for Authenticated<S> {
                 }
                 Err(error) => Ok(auth.refuse(&error, Some(scheme), has_body)),
             }
-        })
+        });
+        Answer::Boxed { future }
     }
 }
 

@@ -28,7 +28,7 @@ use reqwest::Url;
 use tower::Service;
 
 use crate::http::config::ConfigError;
-use crate::http::service::{BoxedResponse, HttpService, close_after};
+use crate::http::service::{Answer, HttpService, close_after};
 
 /// Flags for the guard's allow-lists.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -155,7 +155,7 @@ pub struct Guarded<S> {
 impl<S: HttpService> Service<Request> for Guarded<S> {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxedResponse;
+    type Future = Answer<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -169,12 +169,16 @@ impl<S: HttpService> Service<Request> for Guarded<S> {
                 && matches!(*request.method(), Method::GET | Method::HEAD);
             if probe {
                 request.extensions_mut().insert(Unvetted);
-                return Box::pin(self.inner.call(request));
+                return Answer::Inner {
+                    future: self.inner.call(request),
+                };
             }
             tracing::warn!(target: "mcp_auth_steps::http::origin_guard", "{}", rejection.message);
-            return Box::pin(std::future::ready(Ok(rejection.response())));
+            return Answer::now(rejection.response());
         }
-        Box::pin(self.inner.call(request))
+        Answer::Inner {
+            future: self.inner.call(request),
+        }
     }
 }
 

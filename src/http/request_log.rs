@@ -16,7 +16,7 @@ use tower::Service;
 use crate::http::log_writer::{self, LogGuard};
 
 use crate::http::config::ConfigError;
-use crate::http::service::{BoxedResponse, HttpService};
+use crate::http::service::HttpService;
 
 /// Starts `tracing` output. `RUST_LOG` takes `info`, `debug`, `mcp_auth_steps=debug,warn` and so on;
 /// a value that does not parse stops the program. Lines go to stderr through a background writer;
@@ -303,7 +303,7 @@ impl<S> RequestLog<S> {
 impl<S: HttpService> Service<Request> for RequestLog<S> {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxedResponse;
+    type Future = Logged<S::Future>;
 
     fn poll_ready(
         &mut self,
@@ -316,26 +316,54 @@ impl<S: HttpService> Service<Request> for RequestLog<S> {
         let started = Instant::now();
         let method = request.method().clone();
         let uri = request.uri().clone();
-        let answer = self.inner.call(request);
-        Box::pin(async move {
-            let Ok(mut response) = answer.await;
-            let fields = response
-                .extensions_mut()
-                .remove::<LogFields>()
-                .unwrap_or_default();
-            tracing::info!(
-                target: REQUEST_LOG_TARGET,
-                %method,
-                path = uri.path(),
-                status = response.status().as_u16(),
-                latency_us = started.elapsed().as_micros() as u64,
-                rpc_method = fields.rpc_method.as_deref().unwrap_or("-"),
-                user = fields.user.as_deref().unwrap_or("-"),
-                era = fields.era.unwrap_or("-"),
-                client = fields.client.as_deref().unwrap_or("-"),
-            );
-            Ok(response)
-        })
+        Logged {
+            answer: self.inner.call(request),
+            started,
+            method,
+            uri,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of [`RequestLog`]: the inner answer, logged when it is ready. (A named future
+    /// rather than a boxed `async` block: one allocation less per request.)
+    pub struct Logged<F> {
+        #[pin]
+        answer: F,
+        started: Instant,
+        method: axum::http::Method,
+        uri: axum::http::Uri,
+    }
+}
+
+impl<F: std::future::Future<Output = Result<Response, Infallible>>> std::future::Future
+    for Logged<F>
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut response) = std::task::ready!(this.answer.poll(cx));
+        let fields = response
+            .extensions_mut()
+            .remove::<LogFields>()
+            .unwrap_or_default();
+        tracing::info!(
+            target: REQUEST_LOG_TARGET,
+            method = %this.method,
+            path = this.uri.path(),
+            status = response.status().as_u16(),
+            latency_us = this.started.elapsed().as_micros() as u64,
+            rpc_method = fields.rpc_method.as_deref().unwrap_or("-"),
+            user = fields.user.as_deref().unwrap_or("-"),
+            era = fields.era.unwrap_or("-"),
+            client = fields.client.as_deref().unwrap_or("-"),
+        );
+        std::task::Poll::Ready(Ok(response))
     }
 }
 

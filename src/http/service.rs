@@ -32,6 +32,49 @@ impl<S> HttpService for S where
 pub type BoxedResponse =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
 
+pin_project_lite::pin_project! {
+    /// The future of a layer that either answers itself or hands the request on: an answer ready
+    /// at once, the inner service's own future (not boxed: the common path allocates nothing
+    /// here), or a boxed one for the rare path that has to wait for something else first.
+    #[project = AnswerProj]
+    pub enum Answer<F> {
+        /// An answer given by the layer itself (e.g. a refusal).
+        Now { response: Option<Response> },
+        /// The inner service's answer.
+        Inner { #[pin] future: F },
+        /// Work of the layer's own before or around the inner service.
+        Boxed { future: BoxedResponse },
+    }
+}
+
+impl<F> Answer<F> {
+    /// An answer given at once.
+    pub fn now(response: Response) -> Self {
+        Self::Now {
+            response: Some(response),
+        }
+    }
+}
+
+impl<F: std::future::Future<Output = Result<Response, Infallible>>> std::future::Future
+    for Answer<F>
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.project() {
+            AnswerProj::Now { response } => std::task::Poll::Ready(Ok(response
+                .take()
+                .expect("an Answer is not polled after it is ready"))),
+            AnswerProj::Inner { future } => future.poll(cx),
+            AnswerProj::Boxed { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
 /// Does the request announce a body (RFC 9112 §6.3: `Transfer-Encoding`, or a `Content-Length`
 /// above 0)?
 pub fn announces_body(headers: &axum::http::HeaderMap) -> bool {
