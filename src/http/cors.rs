@@ -84,9 +84,10 @@ type CorsLayered<S> = MapRequest<Cors<S>, fn(Request) -> Request>;
 ///
 /// Measured reason (step 8, wrk on 16 connections, one token, release; 2026-12-08): tower-http's
 /// `Cors` holds its configuration by value, so every clone of the service stack (one per request,
-/// in the serve loop) cloned it, and every answer built its `Vary` and expose headers afresh. That
-/// was 1.7 µs of the server's CPU per request; with this fast path it is within the noise. The
-/// layer is kept behind an `Arc` and cloned only for a CORS request.
+/// in the serve loop) cloned it, and every answer built its `Vary` and expose headers afresh:
+/// about 1.7 µs of the server's CPU per request. With this shortcut step 8 used 1.6 µs less per
+/// request (23.2 → 21.6, four alternating pairs of runs). The layer is kept behind an `Arc` and
+/// cloned only for a CORS request.
 #[derive(Clone)]
 pub struct CorsService<S> {
     /// The app, for a request that is not a CORS request.
