@@ -10,7 +10,7 @@
 # Passes when: no 5xx, no socket error, every answer is the one expected for its request
 # (200 / 401 "token expired" / 401 "unexpected audience" / 403 insufficient_scope), each kind
 # answered as often as it was sent (less what was in flight at the end), RSS flat after the
-# first 10 s (max - min ≤ 2 MiB) and below 30 MiB at the end.
+# first 15 s (max - min ≤ 2 MiB) and below 30 MiB at the end.
 set -u
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/bench/lib.sh"
@@ -79,14 +79,16 @@ for kind in valid expired audience scope; do
   fi
 done
 if [ "$ALIVE" = true ]; then pass "the server is still up"; else fail "the server died"; fi
-# Flat: after the first 10 s (allocator warm-up), the samples stay within 2 MiB.
-STEADY="$(printf '%s\n' "${SAMPLES[@]}" | awk -F: '$1 >= 10 {print $2}')"
+# Flat: after the first 15 s (allocator warm-up), the samples stay within 2 MiB. mimalloc holds
+# the most at about 10 s (18.3-18.4 MiB in two runs on 2026-12-08) and gives 2-4 MiB back by 15 s;
+# a leak shows as growth over the remaining 45 s, millions of requests.
+STEADY="$(printf '%s\n' "${SAMPLES[@]}" | awk -F: '$1 >= 15 {print $2}')"
 MIN_KB="$(echo "$STEADY" | sort -n | head -n 1)"
 MAX_KB="$(echo "$STEADY" | sort -n | tail -n 1)"
 if [ $((MAX_KB - MIN_KB)) -le 2048 ]; then
-  pass "RSS flat from 10 s on: $(mib "$MIN_KB")–$(mib "$MAX_KB") MiB"
+  pass "RSS flat from 15 s on: $(mib "$MIN_KB")–$(mib "$MAX_KB") MiB"
 else
-  fail "RSS grew from 10 s on: $(mib "$MIN_KB")–$(mib "$MAX_KB") MiB"
+  fail "RSS grew from 15 s on: $(mib "$MIN_KB")–$(mib "$MAX_KB") MiB"
 fi
 if [ "$FINAL_KB" -lt $((30 * 1024)) ]; then pass "final RSS $(mib "$FINAL_KB") MiB (< 30 MiB)"; else fail "final RSS $(mib "$FINAL_KB") MiB (≥ 30 MiB)"; fi
 
