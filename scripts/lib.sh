@@ -203,7 +203,11 @@ expect_exit() {
   local got=$?
   if [ "$want" = nonzero ] && [ "$got" -ne 0 ]; then pass "$what (exit $got)"
   elif [ "$want" = "$got" ]; then pass "$what (exit $got)"
-  else fail "$what: expected exit $want, got $got: $(head -c 300 "$WORK/exit.out")"; fi
+  else
+    fail "$what: expected exit $want, got $got: $(head -c 300 "$WORK/exit.out")"
+    # A checker's own failing rows (step 9's FAIL lines), which the first 300 bytes rarely reach.
+    grep -m 5 '^FAIL' "$WORK/exit.out" | cut -c1-200 | sed 's/^/       its row: /'
+  fi
 }
 
 # expect_output REGEX DESCRIPTION: the last expect_exit's output matches.
