@@ -113,8 +113,8 @@ pub async fn serve(
 /// When `shutdown` resolves the listener is closed at once (a proxy's next connect is refused, and
 /// it tries another replica: nothing was sent). With `limits.shutdown_delay` > 0, connections
 /// already open are then served for that long, the answer to every request that arrives meanwhile
-/// carrying `Connection: close`, before the drain: a proxy never sends a request on a kept-alive connection the server is closing,
-/// the one failure it may not retry (the request may have run).
+/// carrying `Connection: close`, before the drain: a proxy never sends a request on a kept-alive
+/// connection the server is closing, the one failure it may not retry (the request may have run).
 pub async fn serve_with(
     listener: TcpListener,
     app: impl HttpService,

@@ -173,14 +173,13 @@ impl Future for CoarseSleep {
         if Instant::now() >= self.deadline {
             return Poll::Ready(());
         }
-        if self.slot.is_none() {
+        let this = &mut *self;
+        let slot = this.slot.get_or_insert_with(|| {
             let slot = Arc::new(Slot::default());
-            self.waiting.lock().push(Arc::downgrade(&slot));
-            self.slot = Some(slot);
-        }
-        if let Some(slot) = &self.slot {
-            slot.arm(self.deadline, cx);
-        }
+            this.waiting.lock().push(Arc::downgrade(&slot));
+            slot
+        });
+        slot.arm(this.deadline, cx);
         Poll::Pending
     }
 }
